@@ -1,0 +1,37 @@
+import type { z } from 'zod'
+import { createUserSchema } from '../../shared/schemas/users'
+import { createUser, listUsers } from '../../server/services/users'
+import type { ServiceContext } from '../../server/services/context'
+import { str, UsageError, type Parsed } from '../args'
+
+export const userFlags = { email: 'string', name: 'string', role: 'string', password: 'string', 'verify-limit': 'string' } as const
+
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!
+  return `${issue.path.length ? `--${issue.path.join('.')}: ` : ''}${issue.message}`
+}
+
+export async function userAdd(ctx: ServiceContext, { flags }: Parsed) {
+  if (!str(flags, 'email')) throw new UsageError('user add needs --email')
+  const limit = str(flags, 'verify-limit')
+  const parsed = createUserSchema.safeParse({
+    email: str(flags, 'email'),
+    name: str(flags, 'name'),
+    role: str(flags, 'role'),
+    password: str(flags, 'password'),
+    verifyLimitPerMinute: limit === undefined ? undefined : Number(limit),
+  })
+  if (!parsed.success) throw new UsageError(firstIssue(parsed.error))
+  return await createUser(ctx, parsed.data)
+}
+
+export async function userList(ctx: ServiceContext) {
+  const all = []
+  let cursor: string | undefined
+  do {
+    const page = await listUsers(ctx, { limit: 100, cursor })
+    all.push(...page.items)
+    cursor = page.nextCursor ?? undefined
+  } while (cursor)
+  return all
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { getPlatformProxy } from 'wrangler'
+import { createDB } from '../db/client'
+import type { AppEnv } from '../server/env'
+import { offRequestContext, type Actor } from '../server/services/context'
+
+export const ROOT = resolve(import.meta.dirname, '..')
+
+export interface PlatformOptions {
+  /** Use the deployed D1 (wrangler remote bindings) instead of the local SQLite file. */
+  remote?: boolean
+  /** Local state folder (wrangler --persist-to); default .wrangler/state like `wrangler dev`. */
+  persistTo?: string
+}
+
+/**
+ * The D1 binding the CLI works on, through wrangler's platform proxy: the same local D1 that
+ * `npm start` serves (.wrangler/state/v3/d1), or with --remote the deployed database.
+ */
+export async function openPlatform(opts: PlatformOptions = {}) {
+  let configPath = join(ROOT, 'wrangler.toml')
+  if (opts.remote) {
+    // Mark the D1 binding remote in a temporary copy of the config (wrangler remote bindings).
+    const dir = mkdtempSync(join(tmpdir(), 'lm-remote-'))
+    const toml = readFileSync(configPath, 'utf8').replace(/(migrations_dir\s*=.*)/, '$1\nremote = true')
+      .replace(/^main\s*=.*$/m, `main = "${join(ROOT, '.output/server/index.mjs')}"`)
+      .replace(/^directory\s*=.*$/m, `directory = "${join(ROOT, '.output/public')}"`)
+    configPath = join(dir, 'wrangler.toml')
+    writeFileSync(configPath, toml)
+  }
+  const proxy = await getPlatformProxy<AppEnv>({
+    configPath,
+    persist: opts.remote ? false : { path: join(opts.persistTo ?? join(ROOT, '.wrangler/state'), 'v3') },
+    remoteBindings: !!opts.remote,
+    envFiles: [],
+  })
+  return {
+    env: proxy.env,
+    dispose: () => proxy.dispose(),
+    /** A service context for a CLI actor; `settle()` awaits background work before exit. */
+    context(actor: Actor = { type: 'cli', id: null }) {
+      return offRequestContext({
+        db: createDB(proxy.env.DB),
+        env: proxy.env,
+        actor,
+        audit: { ip: '', userAgent: 'lm-cli', country: null },
+      })
+    },
+  }
+}

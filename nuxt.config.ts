@@ -1,0 +1,49 @@
+// https://nuxt.com/docs/api/configuration/nuxt-config
+export default defineNuxtConfig({
+  compatibilityDate: '2026-11-01',
+  modules: ['@nuxt/ui', '@nuxt/eslint'],
+  devtools: { enabled: false },
+  telemetry: false,
+  css: ['~/assets/css/main.css'],
+  // Offline build: no remote font providers (STACK-NOTES); system font stack instead.
+  ui: { fonts: false },
+  icon: {
+    // Bundle the icons we use; never fetch from the Iconify API at run time.
+    provider: 'none',
+    serverBundle: false,
+    clientBundle: { scan: true, sizeLimitKb: 512 },
+  },
+  colorMode: { preference: 'system' },
+  app: {
+    head: {
+      title: 'License Manager',
+      htmlAttrs: { lang: 'en' },
+      meta: [{ name: 'viewport', content: 'width=device-width, initial-scale=1' }],
+      link: [{ rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }],
+    },
+  },
+  // trpc-nuxt imports `#imports` and must be transpiled (STACK-NOTES).
+  build: { transpile: ['trpc-nuxt'] },
+  alias: { '#db': '../db' },
+  nitro: {
+    preset: 'cloudflare-module',
+    cloudflare: { nodeCompat: true, deployConfig: false },
+    experimental: { tasks: true },
+    // Keep in sync with [triggers] in wrangler.toml.
+    scheduledTasks: { '*/5 * * * *': ['maintenance'] },
+    routeRules: {
+      '/api/**': { headers: { 'cache-control': 'no-store' } },
+    },
+  },
+  routeRules: {
+    '/**': {
+      headers: {
+        'x-frame-options': 'DENY',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'strict-origin-when-cross-origin',
+      },
+    },
+  },
+  typescript: { strict: true, typeCheck: false },
+  eslint: { config: { stylistic: false } },
+})

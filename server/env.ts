@@ -1,0 +1,24 @@
+import type { D1Database } from '@cloudflare/workers-types'
+
+/** Bindings, vars (wrangler.toml) and secrets (.dev.vars / wrangler secret) the worker sees. */
+export interface AppEnv {
+  DB: D1Database
+  /** HMAC key for session tokens (jose HS256). Secret. */
+  SESSION_SECRET: string
+  SESSION_IDLE_MINUTES?: string
+  SESSION_ABSOLUTE_HOURS?: string
+}
+
+export interface SessionSettings { idleMs: number, absoluteMs: number }
+
+function positive(value: string | undefined, fallback: number): number {
+  const n = Number(value)
+  return Number.isFinite(n) && n > 0 ? n : fallback
+}
+
+export function sessionSettings(env: Pick<AppEnv, 'SESSION_IDLE_MINUTES' | 'SESSION_ABSOLUTE_HOURS'>): SessionSettings {
+  return {
+    idleMs: positive(env.SESSION_IDLE_MINUTES, 720) * 60_000,
+    absoluteMs: positive(env.SESSION_ABSOLUTE_HOURS, 168) * 3_600_000,
+  }
+}

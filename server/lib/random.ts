@@ -1,0 +1,66 @@
+// Crockford base32: no I, L, O, U — unambiguous when read aloud or retyped.
+export const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+/** `n` random bytes from the platform CSPRNG (WebCrypto: same in workerd and Node). */
+export function randomBytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(n)
+  crypto.getRandomValues(bytes)
+  return bytes
+}
+
+/** Encode bytes as Crockford base32 (5 bits per character, no padding). */
+export function toCrockford(bytes: Uint8Array): string {
+  let out = ''
+  let buffer = 0
+  let bits = 0
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      out += CROCKFORD[(buffer >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  if (bits > 0) out += CROCKFORD[(buffer << (5 - bits)) & 31]
+  return out
+}
+
+/** Prefixed, sortable-enough, unguessable ids: usr_…, ses_…, evt_… (100 bits of entropy). */
+export function newId(prefix: string): string {
+  return `${prefix}_${toCrockford(randomBytes(13)).toLowerCase().slice(0, 20)}`
+}
+
+const PASSWORD_ALPHABET = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789'
+
+/** A generated password: 20 characters from a 57-symbol alphabet (~116 bits), no look-alikes. */
+export function generatePassword(length = 20): string {
+  const out: string[] = []
+  // Rejection sampling keeps the distribution uniform.
+  const limit = 256 - (256 % PASSWORD_ALPHABET.length)
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < limit && out.length < length) out.push(PASSWORD_ALPHABET[byte % PASSWORD_ALPHABET.length]!)
+    }
+  }
+  return out.join('')
+}
+
+export function toBase64Url(bytes: Uint8Array): string {
+  let s = ''
+  for (const b of bytes) s += String.fromCharCode(b)
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+export function fromBase64(s: string): Uint8Array {
+  const normal = s.replace(/-/g, '+').replace(/_/g, '/')
+  const bin = atob(normal + '='.repeat((4 - (normal.length % 4)) % 4))
+  const out = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
+  return out
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = ''
+  for (const b of bytes) s += String.fromCharCode(b)
+  return btoa(s).replace(/=+$/, '')
+}

@@ -1,0 +1,187 @@
+import { and, asc, count, eq, gt, ne, or, sql } from 'drizzle-orm'
+import type { z } from 'zod'
+import { users, type User } from '../../db/schema'
+import type { createUserSchema, listUsersSchema, updateUserSchema } from '../../shared/schemas/users'
+import { hashPassword, verifyPassword } from '../lib/passwords'
+import { generatePassword, newId } from '../lib/random'
+import { nowOf, type ServiceContext } from './context'
+import { notFound, ServiceError } from './errors'
+import { recordEvent, recordEventIfChanged } from './events'
+import { deleteUserSessions } from './sessions'
+
+/** What leaves the service about a user: never the password hash. */
+export function publicUser(u: User) {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    disabled: u.disabled,
+    verifyLimitPerMinute: u.verifyLimitPerMinute,
+    lastLoginAt: u.lastLoginAt,
+    createdAt: u.createdAt,
+    updatedAt: u.updatedAt,
+  }
+}
+export type PublicUser = ReturnType<typeof publicUser>
+
+/** Another active admin must remain: guards demoting or disabling the last one (checked in SQL). */
+const anotherActiveAdmin = (id: string) =>
+  sql`(select count(*) from users a where a.role = 'admin' and a.disabled = 0 and a.id <> ${id}) > 0`
+
+export async function countUsers(ctx: ServiceContext): Promise<number> {
+  const [row] = await ctx.db.select({ n: count() }).from(users)
+  return row?.n ?? 0
+}
+
+export async function getUser(ctx: ServiceContext, id: string) {
+  const [u] = await ctx.db.select().from(users).where(eq(users.id, id)).limit(1)
+  if (!u) throw notFound('User')
+  return publicUser(u)
+}
+
+export async function findUserByEmail(ctx: ServiceContext, email: string) {
+  const [u] = await ctx.db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).limit(1)
+  return u ? publicUser(u) : null
+}
+
+export async function listUsers(ctx: ServiceContext, input: z.output<typeof listUsersSchema>) {
+  const now = nowOf(ctx)
+  const term = input.search ? `%${input.search.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%` : null
+  const rows = await ctx.db
+    .select({
+      user: users,
+      // Raw column names: drizzle renders columns unqualified inside sql``, which a correlated subquery can't use.
+      activeSessions: sql<number>`(select count(*) from sessions s where s.user_id = users.id and s.expires_at > ${now.getTime()})`,
+    })
+    .from(users)
+    .where(and(
+      term ? or(sql`${users.email} like ${term} escape '\\'`, sql`lower(${users.name}) like ${term} escape '\\'`) : undefined,
+      input.role ? eq(users.role, input.role) : undefined,
+      input.status ? eq(users.disabled, input.status === 'disabled') : undefined,
+      input.cursor ? gt(users.email, input.cursor) : undefined,
+    ))
+    .orderBy(asc(users.email))
+    .limit(input.limit + 1)
+  const page = rows.slice(0, input.limit)
+  return {
+    items: page.map(r => ({ ...publicUser(r.user), activeSessions: r.activeSessions })),
+    nextCursor: rows.length > input.limit ? page[page.length - 1]!.user.email : null,
+  }
+}
+
+export async function createUser(ctx: ServiceContext, input: z.output<typeof createUserSchema>) {
+  const existing = await findUserByEmail(ctx, input.email)
+  if (existing) throw new ServiceError('CONFLICT', 'A user with this email already exists', { email: ['A user with this email already exists'] })
+  const generatedPassword = input.password ? null : generatePassword()
+  const now = nowOf(ctx)
+  const row = {
+    id: newId('usr'),
+    email: input.email,
+    name: input.name,
+    role: input.role,
+    passwordHash: await hashPassword(input.password ?? generatedPassword!),
+    disabled: false,
+    verifyLimitPerMinute: input.verifyLimitPerMinute ?? null,
+    createdAt: now,
+    updatedAt: now,
+    passwordChangedAt: now,
+  }
+  try {
+    await ctx.db.batch([
+      ctx.db.insert(users).values(row),
+      recordEvent(ctx, { type: 'user.created', outcome: 'success', subjectType: 'user', subjectId: row.id, ownerId: row.id, detail: { email: row.email, role: row.role } }),
+    ])
+  }
+  catch (error) {
+    // Two creations racing on one email: the unique index decides.
+    if (String((error as Error)?.message ?? error).includes('UNIQUE')) {
+      throw new ServiceError('CONFLICT', 'A user with this email already exists', { email: ['A user with this email already exists'] })
+    }
+    throw error
+  }
+  return { user: publicUser({ ...row, lastLoginAt: null }), generatedPassword }
+}
+
+export async function updateUser(ctx: ServiceContext, input: z.output<typeof updateUserSchema>) {
+  const before = await getUser(ctx, input.id)
+  const changes: Partial<User> = {}
+  if (input.name !== undefined) changes.name = input.name
+  if (input.role !== undefined) changes.role = input.role
+  if (input.verifyLimitPerMinute !== undefined) changes.verifyLimitPerMinute = input.verifyLimitPerMinute
+  if (Object.keys(changes).length === 0) return before
+  const demoting = before.role === 'admin' && input.role === 'user'
+  const [updated] = await ctx.db.batch([
+    ctx.db.update(users).set({ ...changes, updatedAt: nowOf(ctx) })
+      .where(and(eq(users.id, input.id), demoting ? anotherActiveAdmin(input.id) : undefined)).returning(),
+    recordEventIfChanged(ctx, {
+      type: 'user.updated',
+      outcome: 'success',
+      subjectType: 'user',
+      subjectId: input.id,
+      ownerId: input.id,
+      detail: { changed: Object.keys(changes), ...(input.role ? { role: input.role } : {}), ...(input.verifyLimitPerMinute !== undefined ? { verifyLimitPerMinute: input.verifyLimitPerMinute } : {}) },
+    }),
+  ])
+  if (!updated[0]) throw new ServiceError('CONFLICT', 'The last active admin cannot be demoted', { role: ['The last active admin cannot be demoted'] })
+  return publicUser(updated[0])
+}
+
+/** Disable (ends every session at once) or re-enable a user. */
+export async function setUserDisabled(ctx: ServiceContext, id: string, disabled: boolean) {
+  if (disabled && ctx.actor.type === 'user' && ctx.actor.id === id) {
+    throw new ServiceError('BAD_REQUEST', 'You cannot disable your own account')
+  }
+  await getUser(ctx, id)
+  const [updated] = await ctx.db.batch([
+    ctx.db.update(users).set({ disabled, updatedAt: nowOf(ctx) })
+      .where(and(eq(users.id, id), ne(users.disabled, disabled), disabled ? anotherActiveAdmin(id) : undefined)).returning(),
+    recordEventIfChanged(ctx, { type: disabled ? 'user.disabled' : 'user.enabled', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id }),
+    ...(disabled ? [deleteUserSessions(ctx, id)] : []),
+  ])
+  if (!updated[0]) {
+    const current = await getUser(ctx, id)
+    if (current.disabled === disabled) return current // already in the requested state
+    throw new ServiceError('CONFLICT', 'The last active admin cannot be disabled')
+  }
+  return publicUser(updated[0])
+}
+
+export async function endUserSessions(ctx: ServiceContext, id: string) {
+  await getUser(ctx, id)
+  const [deleted] = await ctx.db.batch([
+    deleteUserSessions(ctx, id),
+    recordEvent(ctx, { type: 'session.ended', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id, detail: { reason: 'admin' } }),
+  ])
+  return { ended: deleted.length }
+}
+
+/** Change one's own password: checks the current one; ends every other session. */
+export async function changePassword(ctx: ServiceContext, userId: string, currentPassword: string, newPassword: string, keepSessionId: string) {
+  const [u] = await ctx.db.select().from(users).where(eq(users.id, userId)).limit(1)
+  if (!u) throw notFound('User')
+  if (!(await verifyPassword(currentPassword, u.passwordHash))) {
+    await recordEvent(ctx, { type: 'user.password_changed', outcome: 'failure', subjectType: 'user', subjectId: userId, ownerId: userId, detail: { reason: 'wrong-current-password' } })
+    throw new ServiceError('BAD_REQUEST', 'Current password is incorrect', { currentPassword: ['Current password is incorrect'] })
+  }
+  if (currentPassword === newPassword) {
+    throw new ServiceError('BAD_REQUEST', 'Choose a password different from the current one', { newPassword: ['Choose a password different from the current one'] })
+  }
+  const now = nowOf(ctx)
+  const [, ended] = await ctx.db.batch([
+    ctx.db.update(users).set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: now, updatedAt: now }).where(eq(users.id, userId)),
+    deleteUserSessions(ctx, userId, keepSessionId),
+    recordEvent(ctx, { type: 'user.password_changed', outcome: 'success', subjectType: 'user', subjectId: userId, ownerId: userId }),
+  ])
+  return { endedSessions: ended.length }
+}
+
+export async function updateProfile(ctx: ServiceContext, userId: string, name: string) {
+  const [updated] = await ctx.db.batch([
+    ctx.db.update(users).set({ name, updatedAt: nowOf(ctx) }).where(eq(users.id, userId)).returning(),
+    recordEvent(ctx, { type: 'user.updated', outcome: 'success', subjectType: 'user', subjectId: userId, ownerId: userId, detail: { changed: ['name'] } }),
+  ])
+  if (!updated[0]) throw notFound('User')
+  return publicUser(updated[0])
+}
+
