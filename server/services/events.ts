@@ -55,8 +55,8 @@ export function recordEvent(ctx: ServiceContext, input: EventInput) {
  */
 export function recordEventIfChanged(ctx: ServiceContext, input: EventInput) {
   const r = eventRow(ctx, input)
-  return ctx.db.run(sql`insert into ${events} (id, created_at, type, actor_type, actor_id, subject_type, subject_id, owner_id, ip, user_agent, country, outcome, detail)
-    select ${r.id}, ${(r.createdAt as Date).getTime()}, ${r.type}, ${r.actorType}, ${r.actorId ?? null}, ${r.subjectType ?? null}, ${r.subjectId ?? null}, ${r.ownerId ?? null},
-      ${r.ip ?? null}, ${r.userAgent ?? null}, ${r.country ?? null}, ${r.outcome}, ${r.detail ? JSON.stringify(r.detail) : null}
-    where changes() > 0`)
+  // Values in the table's column order (drizzle's insert…select requires it).
+  return ctx.db.insert(events).select(sql`select ${r.id}, ${(r.createdAt as Date).getTime()}, ${r.type}, ${r.actorType}, ${r.actorId ?? null},
+    ${r.subjectType ?? null}, ${r.subjectId ?? null}, ${r.ownerId ?? null}, ${r.ip ?? null}, ${r.userAgent ?? null}, ${r.country ?? null},
+    ${r.outcome}, ${r.detail ? JSON.stringify(r.detail) : null} where changes() > 0`)
 }

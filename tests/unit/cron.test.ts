@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest'
+import { cronMatches, cronsFromWranglerToml } from '../../scripts/lib/cron'
+
+describe('local cron scheduler', () => {
+  const at = (iso: string) => new Date(iso)
+  it('matches steps, lists, ranges and wildcards in UTC', () => {
+    expect(cronMatches('*/5 * * * *', at('2026-01-01T10:15:00Z'))).toBe(true)
+    expect(cronMatches('*/5 * * * *', at('2026-01-01T10:16:00Z'))).toBe(false)
+    expect(cronMatches('0 3 * * *', at('2026-01-01T03:00:00Z'))).toBe(true)
+    expect(cronMatches('0 3 * * *', at('2026-01-01T04:00:00Z'))).toBe(false)
+    expect(cronMatches('0,30 9-17 * * 1-5', at('2026-11-30T09:30:00Z'))).toBe(true) // Monday
+    expect(cronMatches('0,30 9-17 * * 1-5', at('2026-11-29T09:30:00Z'))).toBe(false) // Sunday
+    expect(cronMatches('not a cron', at('2026-01-01T00:00:00Z'))).toBe(false)
+  })
+
+  it('reads the crons of wrangler.toml', () => {
+    expect(cronsFromWranglerToml('[triggers]\ncrons = ["*/5 * * * *", "0 3 * * *"]\n')).toEqual(['*/5 * * * *', '0 3 * * *'])
+    expect(cronsFromWranglerToml('name = "x"')).toEqual([])
+  })
+})
