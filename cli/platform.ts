@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { getPlatformProxy } from 'wrangler'
 import { createDB } from '../db/client'
 import type { AppEnv } from '../server/env'
 import { offRequestContext, type Actor } from '../server/services/context'
@@ -30,6 +29,8 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     configPath = join(dir, 'wrangler.toml')
     writeFileSync(configPath, toml)
   }
+  // Loaded on demand: wrangler is heavy, and argument errors should answer without it.
+  const { getPlatformProxy } = await import('wrangler')
   const proxy = await getPlatformProxy<AppEnv>({
     configPath,
     persist: opts.remote ? false : { path: join(opts.persistTo ?? join(ROOT, '.wrangler/state'), 'v3') },

@@ -14,6 +14,9 @@ import { ensureDevVars } from './lib/dev-vars'
 const ROOT = resolve(import.meta.dirname, '..')
 const PORT = Number(process.env.PORT || 8787)
 const ADMIN_EMAIL = process.env.LM_ADMIN_EMAIL || 'admin@example.com'
+/** Where the local D1 lives (wrangler --persist-to); default .wrangler/state, like `wrangler dev`. */
+const PERSIST_TO = process.env.LM_PERSIST_TO ? resolve(process.env.LM_PERSIST_TO) : undefined
+const persistArgs = PERSIST_TO ? ['--persist-to', PERSIST_TO] : []
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NUXT_TELEMETRY_DISABLED: '1' }
 
 function step(msg: string) {
@@ -30,13 +33,13 @@ async function main() {
   else if (vars.added.length) step(`Added ${vars.added.join(', ')} to .dev.vars.`)
 
   step('Applying migrations to the local D1…')
-  const migrate = spawnSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local'], { cwd: ROOT, env, encoding: 'utf8' })
+  const migrate = spawnSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', ...persistArgs], { cwd: ROOT, env, encoding: 'utf8' })
   if (migrate.status !== 0) {
     process.stderr.write(migrate.stdout + migrate.stderr)
     throw new Error('migrations failed')
   }
 
-  const platform = await openPlatform()
+  const platform = await openPlatform({ persistTo: PERSIST_TO })
   try {
     const { ctx, settle } = platform.context()
     if ((await countUsers(ctx)) === 0) {
@@ -53,7 +56,7 @@ async function main() {
   }
 
   step(`Serving on http://localhost:${PORT}`)
-  const server = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--test-scheduled', '--show-interactive-dev-session=false'], {
+  const server = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--test-scheduled', '--show-interactive-dev-session=false', ...persistArgs], {
     cwd: ROOT,
     env,
     stdio: 'inherit',

@@ -1,0 +1,77 @@
+import { TRPCClientError } from '@trpc/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { appRouter } from '../../server/trpc/routers'
+import { call, PROCEDURES, type Access, type Fixtures, type ProcedureSpec } from '../support/authz'
+import { Caller, uniqueEmail } from '../support/client'
+import { startWorker, type TestWorker } from '../support/worker'
+
+type Role = 'anonymous' | 'user' | 'admin'
+const ROLES: Role[] = ['anonymous', 'user', 'admin']
+const PASSWORD = 'matrix-password-1'
+
+let w: TestWorker
+let fixtures: Fixtures
+let users: { user: string, owner: string }
+
+beforeAll(async () => {
+  w = await startWorker()
+  const admin = new Caller(w.url)
+  await admin.login(w.admin.email, w.admin.password)
+  users = { user: uniqueEmail('matrix-user'), owner: uniqueEmail('matrix-owner') }
+  await admin.trpc.users.create.mutate({ email: users.user, password: PASSWORD })
+  await admin.trpc.users.create.mutate({ email: users.owner, password: PASSWORD })
+  const target = await admin.trpc.users.create.mutate({ email: uniqueEmail('matrix-target') })
+  const owner = new Caller(w.url)
+  await owner.login(users.owner, PASSWORD)
+  const [ownerSession] = await owner.trpc.account.sessions.query()
+  fixtures = { targetUserId: target.user.id, ownerSessionId: ownerSession!.id, login: { email: users.user, password: PASSWORD } }
+})
+afterAll(async () => { await w?.close() })
+
+/** A fresh caller per check, so a procedure that ends sessions cannot disturb the next one. */
+async function callerFor(role: Role): Promise<Caller> {
+  const c = new Caller(w.url)
+  if (role === 'user') await c.login(users.user, PASSWORD)
+  if (role === 'admin') await c.login(w.admin.email, w.admin.password)
+  return c
+}
+
+async function outcome(role: Role, spec: ProcedureSpec, input: unknown): Promise<string> {
+  try {
+    await call(await callerFor(role), spec, input)
+    return 'OK'
+  }
+  catch (error) {
+    if (error instanceof TRPCClientError) return (error.data as { code: string }).code
+    throw error
+  }
+}
+
+const allowed: Record<Access, Role[]> = { public: ['anonymous', 'user', 'admin'], user: ['user', 'admin'], admin: ['admin'] }
+
+describe('authorization matrix', () => {
+  it('covers every procedure of the router, and nothing else', () => {
+    const routerPaths = Object.keys(appRouter._def.procedures).sort()
+    expect(PROCEDURES.map(p => p.path).sort()).toEqual(routerPaths)
+  })
+
+  for (const spec of PROCEDURES) {
+    for (const role of ROLES) {
+      const may = allowed[spec.access].includes(role)
+      it(`${spec.path} as ${role}: ${may ? 'allowed' : 'refused'}`, async () => {
+        const code = await outcome(role, spec, spec.input?.(fixtures))
+        if (may) {
+          expect(['UNAUTHORIZED', 'FORBIDDEN', 'INTERNAL_SERVER_ERROR']).not.toContain(code)
+        }
+        else {
+          expect(code).toBe(role === 'anonymous' ? 'UNAUTHORIZED' : 'FORBIDDEN')
+        }
+      })
+    }
+    if (spec.foreignInput) {
+      it(`${spec.path} on another user's object: NOT_FOUND`, async () => {
+        expect(await outcome('user', spec, spec.foreignInput!(fixtures))).toBe('NOT_FOUND')
+      })
+    }
+  }
+})

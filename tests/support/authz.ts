@@ -1,0 +1,47 @@
+import type { Caller } from './client'
+
+/**
+ * The authorization matrix: every tRPC procedure, who may call it, and a sample input.
+ * A new procedure joins by one line here; tests/integration/authz.test.ts fails until it does.
+ */
+export type Access = 'public' | 'user' | 'admin'
+
+export interface Fixtures {
+  /** A throwaway user the admin procedures act on. */
+  targetUserId: string
+  /** A session that belongs to the "owner" user (for other-user checks). */
+  ownerSessionId: string
+  /** Credentials of a plain user (login must succeed for everyone). */
+  login: { email: string, password: string }
+}
+
+export interface ProcedureSpec {
+  path: string
+  type: 'query' | 'mutation'
+  access: Access
+  input?: (f: Fixtures) => unknown
+  /** For procedures on a user's own object: input naming another user's object must answer NOT_FOUND. */
+  foreignInput?: (f: Fixtures) => unknown
+}
+
+export const PROCEDURES: ProcedureSpec[] = [
+  { path: 'auth.me', type: 'query', access: 'public' },
+  { path: 'auth.login', type: 'mutation', access: 'public', input: f => f.login },
+  { path: 'auth.logout', type: 'mutation', access: 'user' },
+  { path: 'account.profile', type: 'query', access: 'user' },
+  { path: 'account.updateProfile', type: 'mutation', access: 'user', input: () => ({ name: 'Matrix' }) },
+  { path: 'account.changePassword', type: 'mutation', access: 'user', input: () => ({ currentPassword: 'definitely-wrong', newPassword: 'another-password-1' }) },
+  { path: 'account.sessions', type: 'query', access: 'user' },
+  { path: 'account.revokeSession', type: 'mutation', access: 'user', input: () => ({ id: 'ses_doesnotexist' }), foreignInput: f => ({ id: f.ownerSessionId }) },
+  { path: 'account.revokeOtherSessions', type: 'mutation', access: 'user' },
+  { path: 'users.list', type: 'query', access: 'admin', input: () => ({}) },
+  { path: 'users.get', type: 'query', access: 'admin', input: f => ({ id: f.targetUserId }) },
+  { path: 'users.create', type: 'mutation', access: 'admin', input: () => ({ email: `matrix-${Math.random().toString(36).slice(2)}@example.com` }) },
+  { path: 'users.update', type: 'mutation', access: 'admin', input: f => ({ id: f.targetUserId, name: 'Matrix' }) },
+  { path: 'users.setDisabled', type: 'mutation', access: 'admin', input: f => ({ id: f.targetUserId, disabled: false }) },
+  { path: 'users.endSessions', type: 'mutation', access: 'admin', input: f => ({ id: f.targetUserId }) },
+]
+
+export async function call(caller: Caller, spec: ProcedureSpec, input: unknown) {
+  return spec.type === 'query' ? await caller.raw.query(spec.path, input) : await caller.raw.mutation(spec.path, input)
+}
