@@ -1,4 +1,3 @@
-// @ts-check
 import drizzle from 'eslint-plugin-drizzle'
 import withNuxt from './.nuxt/eslint.config.mjs'
 
