@@ -32,11 +32,33 @@ describe('login', () => {
     expect(cookie).toMatch(/HttpOnly/i)
     expect(cookie).toMatch(/SameSite=Lax/i)
     expect(cookie).toMatch(/Path=\//)
-    // On http://localhost (local runs) the cookie cannot be Secure; over https it is (unit-tested in session-cookie).
+    // On http://localhost (local runs) the cookie cannot be Secure; over https it is (next test).
     expect(await c.trpc.auth.me.query()).toMatchObject({ email: w.admin.email, role: 'admin' })
     const { ctx } = w.context()
     const rows = await ctx.db.select().from(sessions).where(eq(sessions.userId, w.admin.id))
     expect(rows.some(r => r.ip === c.ip && r.userAgent === 'vitest')).toBe(true)
+  })
+
+  it('over HTTPS the cookie is Secure and __Host- prefixed, and only that name is accepted', async () => {
+    const origin = 'https://licenses.example.com'
+    const res = await w.dispatch(`${origin}/api/trpc/auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-lm-client': 'web', 'origin': origin, 'cf-connecting-ip': '203.0.113.5' },
+      body: JSON.stringify({ json: { email: w.admin.email, password: w.admin.password } }),
+    })
+    expect(res.status).toBe(200)
+    const cookie = res.headers.get('set-cookie')!
+    expect(cookie).toMatch(/^__Host-lm_session=ey/)
+    expect(cookie).toMatch(/; Secure/i)
+    expect(cookie).toMatch(/HttpOnly/i)
+    expect(cookie).not.toMatch(/Domain=/i)
+    const token = cookie.split(';')[0]!.split('=')[1]!
+    const me = async (name: string) => {
+      const r = await w.dispatch(`${origin}/api/trpc/auth.me`, { headers: { 'x-lm-client': 'web', 'cookie': `${name}=${token}` } })
+      return ((await r.json()) as { result: { data: { json: unknown } } }).result.data.json
+    }
+    expect(await me('__Host-lm_session')).toMatchObject({ email: w.admin.email })
+    expect(await me('lm_session')).toBeNull()
   })
 
   it('a new login makes a new session; the hash made in workerd verifies with scrypt-js', async () => {

@@ -15,6 +15,8 @@ export interface TestWorker {
   context: (actor?: Actor) => ReturnType<typeof offRequestContext>
   admin: { email: string, password: string, id: string }
   scheduled: (cron: string) => Promise<unknown>
+  /** Dispatch to the worker with any absolute URL (e.g. https://lm.example.com/…): the worker sees that URL. */
+  dispatch: (url: string, init?: { method?: string, headers?: Record<string, string>, body?: string }) => Promise<Response>
   close: () => Promise<void>
 }
 
@@ -52,6 +54,7 @@ export async function startWorker(opts: { vars?: Record<string, string> } = {}):
     context,
     admin,
     scheduled: cron => worker.scheduled({ cron, scheduledTime: new Date() }),
+    dispatch: async (target, init) => (await server.fetch(target, init)) as unknown as Response,
     close: () => server.close(),
   }
 }
