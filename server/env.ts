@@ -5,6 +5,13 @@ export interface AppEnv {
   DB: D1Database
   /** HMAC key for session tokens (jose HS256). Secret. */
   SESSION_SECRET: string
+  /** HMAC key for licence-key lookup digests. Secret. */
+  KEY_HMAC_SECRET: string
+  /** AES-GCM key (via SHA-256) for showing licence keys to their owner. Secret. */
+  KEY_ENC_SECRET: string
+  /** During a rotation: the previous secrets, still accepted (docs/keys.md). */
+  KEY_HMAC_SECRET_PREVIOUS?: string
+  KEY_ENC_SECRET_PREVIOUS?: string
   SESSION_IDLE_MINUTES?: string
   SESSION_ABSOLUTE_HOURS?: string
 }

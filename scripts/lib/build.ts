@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Inputs of `nuxt build`: if any is newer than the built worker, the build is stale. */
@@ -25,6 +25,29 @@ export function buildIsStale(root: string): boolean {
 /** Build the worker with Nuxt (Nitro preset cloudflare-module) when it is missing or stale. */
 export function ensureBuild(root: string, log: (s: string) => void = console.log): boolean {
   if (!buildIsStale(root)) return false
+  // One build at a time (parallel test runs share .output): a directory is an atomic lock.
+  const lock = join(root, '.output.lock')
+  const waitUntil = Date.now() + 10 * 60_000
+  for (;;) {
+    try {
+      mkdirSync(lock)
+      break
+    }
+    catch {
+      if (Date.now() > waitUntil) throw new Error(`${lock} held for 10 minutes: remove it if no build is running`)
+      spawnSync('sleep', ['1'])
+    }
+  }
+  try {
+    if (!buildIsStale(root)) return false
+    return build(root, log)
+  }
+  finally {
+    rmSync(lock, { recursive: true, force: true })
+  }
+}
+
+function build(root: string, log: (s: string) => void): boolean {
   log('Building the worker (nuxt build)…')
   const started = Date.now()
   const result = spawnSync('npx', ['nuxt', 'build'], {

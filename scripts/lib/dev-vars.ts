@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Worker secrets the app needs; each is generated locally on first start (production: wrangler secret put). */
-export const SECRET_NAMES = ['SESSION_SECRET'] as const
+export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET'] as const
 
 /** Create .dev.vars with fresh random secrets, or add the ones a newer version needs. Never overwrites. */
 export function ensureDevVars(root: string): { created: boolean, added: string[] } {

@@ -2,7 +2,7 @@
 export const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 
 /** `n` random bytes from the platform CSPRNG (WebCrypto: same in workerd and Node). */
-export function randomBytes(n: number): Uint8Array {
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(n)
   crypto.getRandomValues(bytes)
   return bytes
@@ -51,7 +51,7 @@ export function toBase64Url(bytes: Uint8Array): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
-export function fromBase64(s: string): Uint8Array {
+export function fromBase64(s: string): Uint8Array<ArrayBuffer> {
   const normal = s.replace(/-/g, '+').replace(/_/g, '/')
   const bin = atob(normal + '='.repeat((4 - (normal.length % 4)) % 4))
   const out = new Uint8Array(bin.length)

@@ -8,6 +8,13 @@ import { createUser } from '../../server/services/users'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 
+/** Fresh secrets per test run, as `npm start` makes for .dev.vars. */
+export const TEST_SECRETS = {
+  SESSION_SECRET: randomBytes(32).toString('base64url'),
+  KEY_HMAC_SECRET: randomBytes(32).toString('base64url'),
+  KEY_ENC_SECRET: randomBytes(32).toString('base64url'),
+}
+
 export interface TestWorker {
   url: string
   env: AppEnv
@@ -31,7 +38,7 @@ export async function startWorker(opts: { vars?: Record<string, string> } = {}):
     root: ROOT,
     workers: [{
       configPath: './wrangler.toml',
-      secrets: { SESSION_SECRET: randomBytes(32).toString('base64url') },
+      secrets: TEST_SECRETS,
       vars: opts.vars,
     }],
   })

@@ -1,0 +1,57 @@
+import { relations } from 'drizzle-orm'
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { id, timestamps } from './columns'
+import { users } from './users'
+
+export const LICENSE_STATUSES = ['active', 'suspended'] as const
+export type LicenseStatus = (typeof LICENSE_STATUSES)[number]
+
+/**
+ * A licence. The key itself is never stored: `keyDigest` (HMAC-SHA-256 with KEY_HMAC_SECRET) is the
+ * lookup, `keyCiphertext` (AES-256-GCM with KEY_ENC_SECRET) lets the owner see it again.
+ */
+export const licenses = sqliteTable('licenses', {
+  id: id(),
+  ownerId: text('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  label: text('label').notNull().default(''),
+  keyDigest: text('key_digest').notNull(),
+  keyCiphertext: text('key_ciphertext').notNull(),
+  /** Last 5 characters of the key, for a masked display without decrypting (LM-•••••-…-4Q9XH). */
+  keyHint: text('key_hint').notNull(),
+  status: text('status', { enum: LICENSE_STATUSES }).notNull().default('active'),
+  /** null = perpetual. */
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+  /** null = unlimited. */
+  maxDevices: integer('max_devices'),
+  metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
+  /** Renewal period as a duration string (30d, 1y, 6mo …); null = none. */
+  renewalPeriod: text('renewal_period'),
+  ...timestamps,
+}, t => [
+  uniqueIndex('licenses_key_digest_unique').on(t.keyDigest),
+  index('licenses_owner_created_idx').on(t.ownerId, t.createdAt),
+  index('licenses_created_idx').on(t.createdAt),
+])
+
+/** A device (activation) of a licence; one row per fingerprint. */
+export const devices = sqliteTable('devices', {
+  id: id(),
+  licenseId: text('license_id').notNull().references(() => licenses.id, { onDelete: 'cascade' }),
+  fingerprint: text('fingerprint').notNull(),
+  name: text('name'),
+  ip: text('ip'),
+  firstSeenAt: integer('first_seen_at', { mode: 'timestamp_ms' }).notNull(),
+  lastSeenAt: integer('last_seen_at', { mode: 'timestamp_ms' }).notNull(),
+}, t => [uniqueIndex('devices_license_fingerprint_unique').on(t.licenseId, t.fingerprint)])
+
+export const licensesRelations = relations(licenses, ({ one, many }) => ({
+  owner: one(users, { fields: [licenses.ownerId], references: [users.id] }),
+  devices: many(devices),
+}))
+
+export const devicesRelations = relations(devices, ({ one }) => ({
+  license: one(licenses, { fields: [devices.licenseId], references: [licenses.id] }),
+}))
+
+export type License = typeof licenses.$inferSelect
+export type Device = typeof devices.$inferSelect

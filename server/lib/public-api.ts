@@ -1,0 +1,88 @@
+/**
+ * The public REST API's protocol layer: one closed error-code set, one code→status map, CORS on
+ * every answer, and strict request parsing. Business outcomes are 200s with a `code` (SPEC).
+ */
+export const API_ERRORS = {
+  BAD_REQUEST: 400,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const
+export type ApiErrorCode = keyof typeof API_ERRORS
+
+export const MAX_BODY_BYTES = 8 * 1024
+export const ROUTES = ['verify', 'activate', 'deactivate'] as const
+export type Route = (typeof ROUTES)[number]
+
+export const CORS_HEADERS: Record<string, string> = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-allow-headers': 'Content-Type',
+  'access-control-expose-headers': 'Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset',
+  'access-control-max-age': '86400',
+}
+
+export function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...CORS_HEADERS, ...extra },
+  })
+}
+
+export class ApiError extends Error {
+  constructor(public readonly code: ApiErrorCode, message: string, public readonly headers: Record<string, string> = {}) {
+    super(message)
+  }
+}
+
+export function errorResponse(e: ApiError): Response {
+  return json(API_ERRORS[e.code], { error: { code: e.code, message: e.message } }, e.headers)
+}
+
+/** Content-Type must be JSON (parameters such as charset allowed). */
+export function isJsonContentType(value: string | null): boolean {
+  if (!value) return false
+  const type = value.split(';')[0]!.trim().toLowerCase()
+  return type === 'application/json'
+}
+
+export interface Fields { key: string, fingerprint?: string, name?: string }
+
+const FIELD_RULES: Record<Route, { required: (keyof Fields)[], optional: (keyof Fields)[] }> = {
+  verify: { required: ['key'], optional: ['fingerprint'] },
+  activate: { required: ['key', 'fingerprint'], optional: ['name'] },
+  deactivate: { required: ['key', 'fingerprint'], optional: [] },
+}
+const MAX_LENGTH: Record<keyof Fields, number> = { key: 256, fingerprint: 256, name: 128 }
+
+/** Parse and check a body for a route: an object whose fields are non-empty strings within limits. */
+export function parseBody(route: Route, text: string): Fields {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  }
+  catch {
+    throw new ApiError('BAD_REQUEST', 'Body is not valid JSON')
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ApiError('BAD_REQUEST', 'Body must be a JSON object')
+  const obj = data as Record<string, unknown>
+  const out: Partial<Fields> = {}
+  const rules = FIELD_RULES[route]
+  for (const field of [...rules.required, ...rules.optional]) {
+    // Own properties only: "__proto__" and friends are never read through the prototype chain.
+    const value = Object.prototype.hasOwnProperty.call(obj, field) ? obj[field] : undefined
+    if (value === undefined) {
+      if (rules.required.includes(field)) throw new ApiError('BAD_REQUEST', `"${field}" is required`)
+      continue
+    }
+    if (typeof value !== 'string') throw new ApiError('BAD_REQUEST', `"${field}" must be a string`)
+    if (value.length === 0) throw new ApiError('BAD_REQUEST', `"${field}" must not be empty`)
+    if (value.length > MAX_LENGTH[field]) throw new ApiError('BAD_REQUEST', `"${field}" must be at most ${MAX_LENGTH[field]} characters`)
+    out[field] = value
+  }
+  return out as Fields
+}

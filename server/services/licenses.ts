@@ -1,0 +1,244 @@
+import { and, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import type { z } from 'zod'
+import { devices, events, licenses, users, type License } from '../../db/schema'
+import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
+import { addDuration, parseDuration } from '../lib/duration'
+import { decryptKey, encryptKey, generateKey, keyDigest, normalizeKey } from '../lib/keys'
+import { newId } from '../lib/random'
+import { nowOf, type ServiceContext } from './context'
+import { notFound, ServiceError } from './errors'
+import { recordEvent, recordEventIfChanged } from './events'
+
+/** Who may touch which licences: a user their own (in the WHERE clause), admins and the CLI all. */
+export type LicenseScope = { ownerId: string } | { all: true }
+
+const inScope = (scope: LicenseScope, id?: string): SQL | undefined => and(
+  id ? eq(licenses.id, id) : undefined,
+  'ownerId' in scope ? eq(licenses.ownerId, scope.ownerId) : undefined,
+)
+
+export type LicenseView = ReturnType<typeof licenseView>
+
+/** A licence as the web app and CLI see it: never the digest or ciphertext. */
+export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail?: string | null }, now: Date) {
+  const expired = l.expiresAt !== null && l.expiresAt.getTime() <= now.getTime()
+  return {
+    id: l.id,
+    ownerId: l.ownerId,
+    ownerEmail: extra.ownerEmail ?? null,
+    label: l.label,
+    maskedKey: `LM-•••••-•••••-•••••-•••••-•••••-${l.keyHint}`,
+    status: l.status,
+    /** What people see: suspended wins over expired, as in the public API. */
+    displayStatus: l.status === 'suspended' ? 'suspended' as const : expired ? 'expired' as const : 'active' as const,
+    expiresAt: l.expiresAt,
+    maxDevices: l.maxDevices,
+    devicesUsed: extra.devicesUsed,
+    metadata: l.metadata,
+    renewalPeriod: l.renewalPeriod,
+    createdAt: l.createdAt,
+    updatedAt: l.updatedAt,
+  }
+}
+
+const devicesUsed = sql<number>`(select count(*) from devices d where d.license_id = licenses.id)`.as('devices_used')
+
+function expiryFrom(now: Date, input: { expiresAt?: Date | null, expiresIn?: string }): Date | null {
+  if (input.expiresIn) return addDuration(now, parseDuration(input.expiresIn)!)
+  return input.expiresAt ?? null
+}
+
+function licenseEvent(type: string, l: Pick<License, 'id' | 'ownerId'>, detail?: Record<string, unknown>) {
+  return { type, outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail }
+}
+
+export async function createLicense(ctx: ServiceContext, ownerId: string, input: z.output<typeof createLicenseSchema>) {
+  const [owner] = await ctx.db.select({ id: users.id }).from(users).where(eq(users.id, ownerId)).limit(1)
+  if (!owner) throw new ServiceError('BAD_REQUEST', 'No such owner', { ownerId: ['No such user'] })
+  const now = nowOf(ctx)
+  const { key, body } = generateKey()
+  const row = {
+    id: newId('lic'),
+    ownerId,
+    label: input.label,
+    keyDigest: await keyDigest(ctx.env.KEY_HMAC_SECRET, body),
+    keyCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, body),
+    keyHint: body.slice(-5),
+    status: 'active' as const,
+    expiresAt: expiryFrom(now, input),
+    maxDevices: input.maxDevices ?? null,
+    metadata: input.metadata,
+    renewalPeriod: input.renewalPeriod ?? null,
+    createdAt: now,
+    updatedAt: now,
+  }
+  await ctx.db.batch([
+    ctx.db.insert(licenses).values(row),
+    recordEvent(ctx, licenseEvent('license.created', row, { label: row.label, expiresAt: row.expiresAt?.toISOString() ?? null, maxDevices: row.maxDevices })),
+  ])
+  return { license: licenseView(row, { devicesUsed: 0 }, now), key }
+}
+
+export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof listLicensesSchema>) {
+  const now = nowOf(ctx)
+  const term = input.search ? `%${input.search.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%` : null
+  let cursor: SQL | undefined
+  if (input.cursor) {
+    const [ms, id] = input.cursor.split(':')
+    const at = new Date(Number(ms))
+    if (!id || Number.isNaN(at.getTime())) throw new ServiceError('BAD_REQUEST', 'Invalid cursor')
+    cursor = or(lt(licenses.createdAt, at), and(eq(licenses.createdAt, at), lt(licenses.id, id)))
+  }
+  const statusFilter = input.status === 'suspended'
+    ? eq(licenses.status, 'suspended')
+    : input.status === 'expired'
+      ? and(eq(licenses.status, 'active'), isNotNull(licenses.expiresAt), lte(licenses.expiresAt, now))
+      : input.status === 'active'
+        ? and(eq(licenses.status, 'active'), or(isNull(licenses.expiresAt), gt(licenses.expiresAt, now)))
+        : undefined
+  const rows = await ctx.db
+    .select({ license: licenses, devicesUsed, ownerEmail: users.email })
+    .from(licenses)
+    .innerJoin(users, eq(users.id, licenses.ownerId))
+    .where(and(
+      inScope(scope),
+      input.ownerId ? eq(licenses.ownerId, input.ownerId) : undefined,
+      term ? or(sql`lower(${licenses.label}) like ${term} escape '\\'`, sql`${users.email} like ${term} escape '\\'`, eq(licenses.keyHint, input.search!.toUpperCase())) : undefined,
+      statusFilter,
+      cursor,
+    ))
+    .orderBy(desc(licenses.createdAt), desc(licenses.id))
+    .limit(input.limit + 1)
+  const page = rows.slice(0, input.limit)
+  const last = page.at(-1)?.license
+  return {
+    items: page.map(r => licenseView(r.license, { devicesUsed: r.devicesUsed, ownerEmail: r.ownerEmail }, now)),
+    nextCursor: rows.length > input.limit && last ? `${last.createdAt.getTime()}:${last.id}` : null,
+  }
+}
+
+async function findInScope(ctx: ServiceContext, scope: LicenseScope, id: string): Promise<License> {
+  const [l] = await ctx.db.select().from(licenses).where(inScope(scope, id)).limit(1)
+  if (!l) throw notFound('Licence')
+  return l
+}
+
+/** A licence with its devices and recent events (the detail page). */
+export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
+  const now = nowOf(ctx)
+  const [row] = await ctx.db.select({ license: licenses, devicesUsed, ownerEmail: users.email })
+    .from(licenses).innerJoin(users, eq(users.id, licenses.ownerId)).where(inScope(scope, id)).limit(1)
+  if (!row) throw notFound('Licence')
+  const [deviceRows, eventRows] = await ctx.db.batch([
+    ctx.db.select().from(devices).where(eq(devices.licenseId, id)).orderBy(desc(devices.lastSeenAt)).limit(500),
+    ctx.db.select({ id: events.id, createdAt: events.createdAt, type: events.type, outcome: events.outcome, ip: events.ip, actorType: events.actorType, detail: events.detail })
+      .from(events).where(eq(events.subjectId, id)).orderBy(desc(events.createdAt)).limit(50),
+  ])
+  return {
+    ...licenseView(row.license, { devicesUsed: row.devicesUsed, ownerEmail: row.ownerEmail }, now),
+    devices: deviceRows.map(d => ({ id: d.id, fingerprint: d.fingerprint, name: d.name, ip: d.ip, firstSeenAt: d.firstSeenAt, lastSeenAt: d.lastSeenAt })),
+    events: eventRows,
+  }
+}
+
+/** The full key, decrypted for its owner (or an admin). Recorded, since it reveals a secret. */
+export async function revealLicenseKey(ctx: ServiceContext, scope: LicenseScope, id: string): Promise<string> {
+  const l = await findInScope(ctx, scope, id)
+  const body = await decryptWithRotation(ctx, l.keyCiphertext)
+  await recordEvent(ctx, licenseEvent('license.key_revealed', l))
+  return `LM-${body.match(/.{5}/g)!.join('-')}`
+}
+
+async function decryptWithRotation(ctx: ServiceContext, ciphertext: string): Promise<string> {
+  try {
+    return await decryptKey(ctx.env.KEY_ENC_SECRET, ciphertext)
+  }
+  catch (error) {
+    if (ctx.env.KEY_ENC_SECRET_PREVIOUS) return await decryptKey(ctx.env.KEY_ENC_SECRET_PREVIOUS, ciphertext)
+    throw error
+  }
+}
+
+/** Find a licence by its key (CLI `license show KEY`). */
+export async function findLicenseByKey(ctx: ServiceContext, scope: LicenseScope, key: string) {
+  const body = normalizeKey(key)
+  if (!body) throw notFound('Licence')
+  const digest = await keyDigest(ctx.env.KEY_HMAC_SECRET, body)
+  const [l] = await ctx.db.select({ id: licenses.id }).from(licenses).where(and(eq(licenses.keyDigest, digest), inScope(scope))).limit(1)
+  if (!l) throw notFound('Licence')
+  return await getLicense(ctx, scope, l.id)
+}
+
+/** Apply a change with its audit event in one batch; a licence outside the scope is NOT_FOUND. */
+async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, changes: Partial<License>, eventType: string, detail?: Record<string, unknown>) {
+  const before = await findInScope(ctx, scope, id)
+  const now = nowOf(ctx)
+  const [updated] = await ctx.db.batch([
+    ctx.db.update(licenses).set({ ...changes, updatedAt: now }).where(inScope(scope, id)).returning(),
+    recordEventIfChanged(ctx, licenseEvent(eventType, before, detail)),
+  ])
+  if (!updated[0]) throw notFound('Licence')
+  const [{ n } = { n: 0 }] = await ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(eq(devices.licenseId, id))
+  return licenseView(updated[0], { devicesUsed: n }, now)
+}
+
+export async function updateLicense(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof updateLicenseSchema>) {
+  const changes: Partial<License> = {}
+  if (input.label !== undefined) changes.label = input.label
+  if (input.maxDevices !== undefined) changes.maxDevices = input.maxDevices
+  if (input.metadata !== undefined) changes.metadata = input.metadata
+  if (input.renewalPeriod !== undefined) changes.renewalPeriod = input.renewalPeriod
+  if (input.expiresAt !== undefined) changes.expiresAt = input.expiresAt
+  return await mutate(ctx, scope, input.id, changes, 'license.updated', { changed: Object.keys(changes) })
+}
+
+export async function suspendLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
+  return await mutate(ctx, scope, id, { status: 'suspended' }, 'license.suspended')
+}
+
+export async function reinstateLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
+  return await mutate(ctx, scope, id, { status: 'active' }, 'license.reinstated')
+}
+
+/**
+ * Renew: to a chosen date, or by a duration (default: the licence's renewal period) from the later
+ * of now and the current expiry. A perpetual licence stays perpetual unless a date is given.
+ */
+export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof renewLicenseSchema>) {
+  const l = await findInScope(ctx, scope, input.id)
+  const now = nowOf(ctx)
+  let expiresAt: Date
+  if (input.expiresAt) {
+    expiresAt = input.expiresAt
+  }
+  else {
+    const period = input.expiresIn ?? l.renewalPeriod
+    if (!period) throw new ServiceError('BAD_REQUEST', 'This licence has no renewal period: give a date or a duration', { expiresIn: ['Give a duration or a date'] })
+    const base = l.expiresAt && l.expiresAt.getTime() > now.getTime() ? l.expiresAt : now
+    expiresAt = addDuration(base, parseDuration(period)!)
+  }
+  return await mutate(ctx, scope, input.id, { expiresAt }, 'license.renewed', {
+    from: l.expiresAt?.toISOString() ?? null, to: expiresAt.toISOString(),
+  })
+}
+
+export async function deleteLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
+  const l = await findInScope(ctx, scope, id)
+  const [deleted] = await ctx.db.batch([
+    ctx.db.delete(licenses).where(inScope(scope, id)).returning({ id: licenses.id }),
+    recordEventIfChanged(ctx, licenseEvent('license.deleted', l, { label: l.label })),
+  ])
+  if (!deleted[0]) throw notFound('Licence')
+  return { ok: true }
+}
+
+/** Free a device (seat) from the web app or CLI. */
+export async function freeDevice(ctx: ServiceContext, scope: LicenseScope, licenseId: string, deviceId: string) {
+  const l = await findInScope(ctx, scope, licenseId)
+  const [deleted] = await ctx.db.batch([
+    ctx.db.delete(devices).where(and(eq(devices.id, deviceId), eq(devices.licenseId, l.id))).returning({ fingerprint: devices.fingerprint }),
+    recordEventIfChanged(ctx, { type: 'device.freed', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId } }),
+  ])
+  if (!deleted[0]) throw notFound('Device')
+  return { ok: true }
+}
