@@ -24,13 +24,9 @@ interface Found {
   hasDevice: number
 }
 
-/** The licence behind a key, with its device count and whether `fingerprint` is active: ONE indexed read. */
-async function lookup(ctx: ServiceContext, key: string, fingerprint: string | undefined): Promise<Found | null> {
-  const body = normalizeKey(key)
-  if (!body) return null // wrong length, alphabet or check symbol: no database read
-  const digests = [await keyDigest(ctx.env.KEY_HMAC_SECRET, body)]
-  if (ctx.env.KEY_HMAC_SECRET_PREVIOUS) digests.push(await keyDigest(ctx.env.KEY_HMAC_SECRET_PREVIOUS, body))
-  const [row] = await ctx.db.select({
+/** The licence behind key digests, with its device count and whether `fingerprint` is active: ONE indexed read. */
+export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerprint: string | undefined) {
+  return db.select({
     id: licenses.id,
     ownerId: licenses.ownerId,
     status: licenses.status,
@@ -42,6 +38,15 @@ async function lookup(ctx: ServiceContext, key: string, fingerprint: string | un
       ? sql<number>`0`
       : sql<number>`exists(select 1 from devices d where d.license_id = licenses.id and d.fingerprint = ${fingerprint})`,
   }).from(licenses).where(digests.length === 1 ? eq(licenses.keyDigest, digests[0]!) : sql`${licenses.keyDigest} in (${digests[0]}, ${digests[1]})`).limit(1)
+}
+
+async function lookup(ctx: ServiceContext, key: string, fingerprint: string | undefined): Promise<Found | null> {
+  const body = normalizeKey(key)
+  if (!body) return null // wrong length, alphabet or check symbol: no database read
+  const digests = [await keyDigest(ctx.env.KEY_HMAC_SECRET, body)]
+  // During a key-secret rotation both digests are looked up, still in one indexed read (docs/keys.md).
+  if (ctx.env.KEY_HMAC_SECRET_PREVIOUS) digests.push(await keyDigest(ctx.env.KEY_HMAC_SECRET_PREVIOUS, body))
+  const [row] = await lookupQuery(ctx.db, digests, fingerprint)
   return row ?? null
 }
 
