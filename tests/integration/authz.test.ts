@@ -12,6 +12,7 @@ const PASSWORD = 'matrix-password-1'
 let w: TestWorker
 let fixtures: Fixtures
 let users: { user: string, owner: string }
+let ownerCaller: Caller
 
 beforeAll(async () => {
   w = await startWorker()
@@ -24,7 +25,21 @@ beforeAll(async () => {
   const owner = new Caller(w.url)
   await owner.login(users.owner, PASSWORD)
   const [ownerSession] = await owner.trpc.account.sessions.query()
-  fixtures = { targetUserId: target.user.id, ownerSessionId: ownerSession!.id, login: { email: users.user, password: PASSWORD } }
+  const ownerRow = await owner.trpc.auth.me.query()
+  const kept = await owner.trpc.licenses.create.mutate({ label: 'owner licence', maxDevices: 2 })
+  const deletable = await owner.trpc.licenses.create.mutate({ label: 'deletable' })
+  await fetch(`${w.url}/api/v1/licenses/activate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: kept.key, fingerprint: 'owner-device' }) })
+  const detail = await owner.trpc.licenses.get.query({ id: kept.license.id })
+  fixtures = {
+    targetUserId: target.user.id,
+    ownerSessionId: ownerSession!.id,
+    ownerId: ownerRow!.id,
+    ownerLicenseId: kept.license.id,
+    ownerDeviceId: detail.devices[0]!.id,
+    deletableLicenseId: deletable.license.id,
+    login: { email: users.user, password: PASSWORD },
+  }
+  ownerCaller = owner
 })
 afterAll(async () => { await w?.close() })
 
@@ -69,9 +84,22 @@ describe('authorization matrix', () => {
       })
     }
     if (spec.foreignInput) {
-      it(`${spec.path} on another user's object: NOT_FOUND`, async () => {
-        expect(await outcome('user', spec, spec.foreignInput!(fixtures))).toBe('NOT_FOUND')
+      it(`${spec.path} on another user's object: ${spec.foreignCode ?? 'NOT_FOUND'}`, async () => {
+        expect(await outcome('user', spec, spec.foreignInput!(fixtures))).toBe(spec.foreignCode ?? 'NOT_FOUND')
       })
     }
   }
+
+  it("leaves other users' objects untouched", async () => {
+    const l = await ownerCaller.trpc.licenses.get.query({ id: fixtures.ownerLicenseId })
+    expect(l.label).not.toBe('hijacked')
+    expect(l.devices.map(d => d.fingerprint)).toEqual(['owner-device'])
+    const mine = await ownerCaller.trpc.licenses.list.query({})
+    expect(mine.items.map(i => i.label)).not.toContain('planted')
+    // The matrix user sees only the licences it created itself.
+    const userCaller = await callerFor('user')
+    const seen = await userCaller.trpc.licenses.list.query({})
+    expect(seen.items.every(i => i.label === 'matrix')).toBe(true)
+    expect(seen.items.length).toBeGreaterThan(0)
+  })
 })

@@ -11,6 +11,11 @@ export interface Fixtures {
   targetUserId: string
   /** A session that belongs to the "owner" user (for other-user checks). */
   ownerSessionId: string
+  /** A licence of the "owner" user, with one device; and one that admins may delete. */
+  ownerLicenseId: string
+  ownerDeviceId: string
+  deletableLicenseId: string
+  ownerId: string
   /** Credentials of a plain user (login must succeed for everyone). */
   login: { email: string, password: string }
 }
@@ -22,6 +27,8 @@ export interface ProcedureSpec {
   input?: (f: Fixtures) => unknown
   /** For procedures on a user's own object: input naming another user's object must answer NOT_FOUND. */
   foreignInput?: (f: Fixtures) => unknown
+  /** The refusal expected for foreignInput (default NOT_FOUND: the object is invisible, not forbidden). */
+  foreignCode?: 'NOT_FOUND' | 'FORBIDDEN'
 }
 
 export const PROCEDURES: ProcedureSpec[] = [
@@ -40,6 +47,16 @@ export const PROCEDURES: ProcedureSpec[] = [
   { path: 'users.update', type: 'mutation', access: 'admin', input: f => ({ id: f.targetUserId, name: 'Matrix' }) },
   { path: 'users.setDisabled', type: 'mutation', access: 'admin', input: f => ({ id: f.targetUserId, disabled: false }) },
   { path: 'users.endSessions', type: 'mutation', access: 'admin', input: f => ({ id: f.targetUserId }) },
+  { path: 'licenses.list', type: 'query', access: 'user', input: () => ({}), foreignInput: f => ({ ownerId: f.ownerId }), foreignCode: 'FORBIDDEN' },
+  { path: 'licenses.get', type: 'query', access: 'user', input: f => ({ id: f.ownerLicenseId }), foreignInput: f => ({ id: f.ownerLicenseId }) },
+  { path: 'licenses.reveal', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId }), foreignInput: f => ({ id: f.ownerLicenseId }) },
+  { path: 'licenses.create', type: 'mutation', access: 'user', input: () => ({ label: 'matrix' }), foreignInput: f => ({ ownerId: f.ownerId, label: 'planted' }), foreignCode: 'FORBIDDEN' },
+  { path: 'licenses.update', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId, label: 'matrix' }), foreignInput: f => ({ id: f.ownerLicenseId, label: 'hijacked' }) },
+  { path: 'licenses.suspend', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId }), foreignInput: f => ({ id: f.ownerLicenseId }) },
+  { path: 'licenses.reinstate', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId }), foreignInput: f => ({ id: f.ownerLicenseId }) },
+  { path: 'licenses.renew', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId, expiresIn: '30d' }), foreignInput: f => ({ id: f.ownerLicenseId, expiresIn: '1y' }) },
+  { path: 'licenses.freeDevice', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId, deviceId: 'dev_doesnotexist' }), foreignInput: f => ({ id: f.ownerLicenseId, deviceId: f.ownerDeviceId }) },
+  { path: 'licenses.delete', type: 'mutation', access: 'user', input: f => ({ id: f.deletableLicenseId }), foreignInput: f => ({ id: f.ownerLicenseId }) },
 ]
 
 export async function call(caller: Caller, spec: ProcedureSpec, input: unknown) {
