@@ -242,3 +242,38 @@ export async function freeDevice(ctx: ServiceContext, scope: LicenseScope, licen
   if (!deleted[0]) throw notFound('Device')
   return { ok: true }
 }
+
+/**
+ * Key-secret rotation (docs/keys.md): with the new secrets in KEY_HMAC_SECRET / KEY_ENC_SECRET and
+ * the old ones in the *_PREVIOUS variables, rewrite every licence's digest and ciphertext under the
+ * new secrets, in bounded batches. Idempotent; lookups keep working throughout (both digests are
+ * tried in the same indexed read), and the *_PREVIOUS secrets can be removed once it reports 0 left.
+ */
+export async function rotateKeySecrets(ctx: ServiceContext, batchSize = 50) {
+  let rewritten = 0
+  let after = ''
+  for (;;) {
+    const page = await ctx.db.select({ id: licenses.id, keyDigest: licenses.keyDigest, keyCiphertext: licenses.keyCiphertext })
+      .from(licenses).where(gt(licenses.id, after)).orderBy(licenses.id).limit(batchSize)
+    if (page.length === 0) break
+    after = page.at(-1)!.id
+    const updates = []
+    for (const l of page) {
+      const body = await decryptWithRotation(ctx, l.keyCiphertext)
+      const digest = await keyDigest(ctx.env.KEY_HMAC_SECRET, body)
+      let stillOld = true
+      try {
+        stillOld = (await decryptKey(ctx.env.KEY_ENC_SECRET, l.keyCiphertext)) !== body
+      }
+      catch { /* encrypted under the previous secret */ }
+      if (digest === l.keyDigest && !stillOld) continue
+      updates.push(ctx.db.update(licenses).set({ keyDigest: digest, keyCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, body) }).where(eq(licenses.id, l.id)))
+    }
+    if (updates.length) {
+      await ctx.db.batch(updates as [typeof updates[number], ...typeof updates])
+      rewritten += updates.length
+    }
+  }
+  if (rewritten) await recordEvent(ctx, { type: 'license.keys_rotated', outcome: 'success', detail: { rewritten } })
+  return { rewritten }
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { licenses } from '../../db/schema'
+import { rotateKeySecrets } from '../../server/services/licenses'
+import { verifyLicense } from '../../server/services/validation'
+import { Caller } from '../support/client'
+import { startWorker, TEST_SECRETS, type TestWorker } from '../support/worker'
+
+let w: TestWorker
+beforeAll(async () => { w = await startWorker() })
+afterAll(async () => { await w?.close() })
+
+/** Every row of every table, as text: what a copy of the database would give away. */
+async function dumpDatabase(): Promise<string> {
+  const tables = await w.env.DB.prepare(`select name from sqlite_master where type = 'table'`).all<{ name: string }>()
+  const parts: string[] = []
+  for (const { name } of tables.results) {
+    if (name.startsWith('_cf_') || name.startsWith('sqlite_')) continue
+    const rows = await w.env.DB.prepare(`select * from "${name}"`).all()
+    parts.push(JSON.stringify(rows.results))
+  }
+  return parts.join('\n')
+}
+
+describe('licence keys at rest', () => {
+  it('the database holds no key in any form, only digests and ciphertexts', async () => {
+    const admin = new Caller(w.url)
+    await admin.login(w.admin.email, w.admin.password)
+    const keys: string[] = []
+    for (let i = 0; i < 5; i++) keys.push((await admin.trpc.licenses.create.mutate({ label: `stored-${i}` })).key)
+    const revealed = await admin.trpc.licenses.reveal.mutate({ id: (await admin.trpc.licenses.list.query({})).items[0]!.id })
+    expect(keys).toContain(revealed.key)
+    const dump = await dumpDatabase()
+    expect(dump).toContain('stored-4') // the dump does include the licences
+    for (const key of keys) {
+      const body = key.slice(3).replace(/-/g, '')
+      for (const form of [key, body, key.toLowerCase(), body.toLowerCase(), body.slice(0, 12), body.slice(-12, -5)]) {
+        expect(dump.includes(form), `key material found in the database: ${form.slice(0, 6)}…`).toBe(false)
+      }
+    }
+  })
+
+  it('rotating the key secrets keeps every key working, in one read during the rotation', async () => {
+    const admin = new Caller(w.url)
+    await admin.login(w.admin.email, w.admin.password)
+    const { key, license } = await admin.trpc.licenses.create.mutate({ label: 'rotate-me' })
+    const { ctx } = w.context()
+    const next = { KEY_HMAC_SECRET: randomBytes(32).toString('base64url'), KEY_ENC_SECRET: randomBytes(32).toString('base64url') }
+    const during = { ...ctx, env: { ...ctx.env, ...next, KEY_HMAC_SECRET_PREVIOUS: TEST_SECRETS.KEY_HMAC_SECRET, KEY_ENC_SECRET_PREVIOUS: TEST_SECRETS.KEY_ENC_SECRET } }
+    const afterwards = { ...ctx, env: { ...ctx.env, ...next } }
+    expect((await verifyLicense(afterwards, { key })).code).toBe('NOT_FOUND') // new secret alone: not yet
+    expect((await verifyLicense(during, { key })).code).toBe('VALID') // both digests looked up
+    const { rewritten } = await rotateKeySecrets(during)
+    expect(rewritten).toBeGreaterThanOrEqual(1)
+    expect((await rotateKeySecrets(during)).rewritten).toBe(0) // idempotent
+    expect((await verifyLicense(afterwards, { key })).code).toBe('VALID')
+    const rows = await ctx.db.select().from(licenses)
+    expect(rows.find(r => r.id === license.id)).toBeTruthy()
+  })
+})
