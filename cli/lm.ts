@@ -2,11 +2,13 @@
 /**
  * `npm run lm -- <command>`: the License Manager CLI. Calls the same service code as the web app and
  * the REST API, on the local D1 (default) or the deployed one (--remote). With --json, exactly one
- * JSON object goes to stdout; logs and errors go to stderr.
+ * JSON object goes to stdout; logs and errors go to stderr. docs/cli.md describes every command.
  */
 import { ServiceError } from '../server/services/errors'
 import { parseArgs, str, UsageError } from './args'
-import { userAdd, userFlags, userList } from './commands/users'
+import type { Command } from './command'
+import { licenseCommands } from './commands/licenses'
+import { userCommands } from './commands/users'
 import { openPlatform } from './platform'
 
 // Libraries (wrangler) log with console.log: keep stdout for the command's output alone.
@@ -18,14 +20,26 @@ const HELP = `Usage: npm run lm -- <command> [options]
 Commands:
   user add --email E [--name N] [--role admin|user] [--password P] [--verify-limit N] [--json]
   user list [--json]
+  license create --owner EMAIL [--label L] [--expires-in D | --expires-at ISO] [--renewal D]
+                 [--max-devices N] [--metadata JSON] [--json]
+  license list [--owner EMAIL] [--json]
+  license show KEY [--json]
+  license suspend KEY | license reinstate KEY | license delete KEY   [--json]
+  license renew KEY [--expires-in D | --expires-at ISO] [--json]
+
+Durations (D): Nh, Nd, Nw, Nmo (calendar months) or Ny, e.g. 30d, 1y.
 
 Global options:
   --json            print one JSON object on stdout
   --remote          use the deployed D1 instead of the local one
   --persist-to DIR  local state folder (default .wrangler/state)
+  --secrets-file F  read secrets from dotenv file F instead of .dev.vars (or set LM_SECRETS_FILE);
+                    a server sharing the local D1 takes the same file: wrangler dev --env-file F
 `
 
-const GLOBAL_FLAGS = { json: 'boolean', remote: 'boolean', 'persist-to': 'string', help: 'boolean' } as const
+const GLOBAL_FLAGS = { 'json': 'boolean', 'remote': 'boolean', 'persist-to': 'string', 'secrets-file': 'string', 'help': 'boolean' } as const
+
+const COMMANDS: Record<string, Command> = { ...userCommands, ...licenseCommands }
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv
@@ -33,42 +47,29 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return group ? 0 : 2
   }
-  const command = `${group} ${action ?? ''}`.trim()
-  const flagsFor: Record<string, Record<string, 'string' | 'boolean'>> = {
-    'user add': userFlags,
-    'user list': {},
+  const name = `${group} ${action ?? ''}`.trim()
+  const command = COMMANDS[name]
+  if (!command) throw new UsageError(`unknown command "${name}" (try: npm run lm -- help)`)
+  const args = parseArgs(rest, { ...GLOBAL_FLAGS, ...command.flags })
+  if (args.flags.help) {
+    process.stdout.write(HELP)
+    return 0
   }
-  const known = flagsFor[command]
-  if (!known) throw new UsageError(`unknown command "${command}" (try: npm run lm -- help)`)
-  const args = parseArgs(rest, { ...GLOBAL_FLAGS, ...known })
-  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`)
-  const json = args.flags.json === true
+  const expected = command.positionals ?? []
+  if (args.positionals.length < expected.length) throw new UsageError(`${name} needs ${expected.slice(args.positionals.length).join(' ')}`)
+  if (args.positionals.length > expected.length) throw new UsageError(`unexpected argument "${args.positionals[expected.length]}"`)
+  const run = command.prepare(args)
 
-  const platform = await openPlatform({ remote: args.flags.remote === true, persistTo: str(args.flags, 'persist-to') })
+  const platform = await openPlatform({
+    remote: args.flags.remote === true,
+    persistTo: str(args.flags, 'persist-to'),
+    secretsFile: str(args.flags, 'secrets-file') ?? (process.env.LM_SECRETS_FILE || undefined),
+  })
   try {
     const { ctx, settle } = platform.context()
-    let output: unknown
-    let human: string
-    switch (command) {
-      case 'user add': {
-        const { user, generatedPassword } = await userAdd(ctx, args)
-        output = { ...user, ...(generatedPassword ? { password: generatedPassword } : {}) }
-        human = `Added ${user.role} ${user.email} (${user.id})${generatedPassword ? `\nPassword (shown once): ${generatedPassword}` : ''}`
-        break
-      }
-      case 'user list': {
-        const users = await userList(ctx)
-        output = { users }
-        human = users.length === 0
-          ? 'No users.'
-          : users.map(u => `${u.id}  ${u.email.padEnd(32)} ${u.role.padEnd(6)} ${u.disabled ? 'disabled' : 'active'}`).join('\n')
-        break
-      }
-      default:
-        throw new UsageError(`unknown command "${command}"`)
-    }
+    const { output, human } = await run(ctx)
     await settle()
-    process.stdout.write(json ? `${JSON.stringify(output)}\n` : `${human}\n`)
+    process.stdout.write(args.flags.json === true ? `${JSON.stringify(output)}\n` : `${human}\n`)
     return 0
   }
   finally {

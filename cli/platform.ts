@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createDB } from '../db/client'
@@ -12,6 +12,11 @@ export interface PlatformOptions {
   remote?: boolean
   /** Local state folder (wrangler --persist-to); default .wrangler/state like `wrangler dev`. */
   persistTo?: string
+  /**
+   * Read secrets (KEY_HMAC_SECRET, …) from this dotenv file instead of the project's .dev.vars — as
+   * `wrangler dev --env-file` does — so the CLI and a server can be given the same ones.
+   */
+  secretsFile?: string
 }
 
 /**
@@ -19,6 +24,9 @@ export interface PlatformOptions {
  * `npm start` serves (.wrangler/state/v3/d1), or with --remote the deployed database.
  */
 export async function openPlatform(opts: PlatformOptions = {}) {
+  const secretsFile = opts.secretsFile === undefined ? undefined : resolve(opts.secretsFile)
+  // wrangler silently skips a missing env file: that would mean other secrets, so refuse.
+  if (secretsFile && !existsSync(secretsFile)) throw new Error(`no such secrets file: ${opts.secretsFile}`)
   let configPath = join(ROOT, 'wrangler.toml')
   if (opts.remote) {
     // Mark the D1 binding remote in a temporary copy of the config (wrangler remote bindings).
@@ -35,7 +43,8 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     configPath,
     persist: opts.remote ? false : { path: join(opts.persistTo ?? join(ROOT, '.wrangler/state'), 'v3') },
     remoteBindings: !!opts.remote,
-    envFiles: [],
+    // [] = the project's .dev.vars only (no .env, no process.env); a file = that file only.
+    envFiles: secretsFile ? [secretsFile] : [],
   })
   return {
     env: proxy.env,

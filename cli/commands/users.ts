@@ -3,6 +3,7 @@ import { createUserSchema } from '../../shared/schemas/users'
 import { createUser, listUsers } from '../../server/services/users'
 import type { ServiceContext } from '../../server/services/context'
 import { str, UsageError, type Parsed } from '../args'
+import type { Command } from '../command'
 
 export const userFlags = { email: 'string', name: 'string', role: 'string', password: 'string', 'verify-limit': 'string' } as const
 
@@ -34,4 +35,29 @@ export async function userList(ctx: ServiceContext) {
     cursor = page.nextCursor ?? undefined
   } while (cursor)
   return all
+}
+
+export const userCommands: Record<string, Command> = {
+  'user add': {
+    flags: userFlags,
+    prepare: args => async (ctx) => {
+      const { user, generatedPassword } = await userAdd(ctx, args)
+      return {
+        output: { ...user, ...(generatedPassword ? { password: generatedPassword } : {}) },
+        human: `Added ${user.role} ${user.email} (${user.id})${generatedPassword ? `\nPassword (shown once): ${generatedPassword}` : ''}`,
+      }
+    },
+  },
+  'user list': {
+    flags: {},
+    prepare: () => async (ctx) => {
+      const users = await userList(ctx)
+      return {
+        output: { users },
+        human: users.length === 0
+          ? 'No users.'
+          : users.map(u => `${u.id}  ${u.email.padEnd(32)} ${u.role.padEnd(6)} ${u.disabled ? 'disabled' : 'active'}`).join('\n'),
+      }
+    },
+  },
 }
