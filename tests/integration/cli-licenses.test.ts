@@ -1,0 +1,217 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { addDuration } from '../../server/lib/duration'
+import { ROOT } from '../support/worker'
+
+/**
+ * The licence commands of `lm` on a local D1 that a real server (`wrangler dev` on the built worker)
+ * serves at the same time: what the CLI changes, the public verify endpoint answers at once.
+ * The CLI (--secrets-file) and the server (--env-file) read the same fresh secrets file, never the
+ * developer's .dev.vars.
+ */
+
+const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false' }
+delete env.CLOUDFLARE_INCLUDE_PROCESS_ENV
+delete env.LM_SECRETS_FILE
+const OWNER = 'owner@example.com'
+/** `npm run lm` is `tsx cli/lm.ts`; calling node and wrangler directly skips npx (~0.5 s a call). */
+const TSX = [process.execPath, '--import', 'tsx', 'cli/lm.ts']
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler')
+
+let dir: string
+let state: string
+let secrets: string
+let server: ChildProcess | undefined
+let serverLog = ''
+let baseUrl: string
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+/** `npm run lm -- …` on the test's D1 with the test's secrets (async, so several can run at once). */
+function lm(...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX[0]!, [...TSX.slice(1), ...args, '--persist-to', state, '--secrets-file', secrets], { cwd: ROOT, env })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    child.on('error', reject)
+    child.on('close', code => resolve({ code, stdout, stderr }))
+  })
+}
+
+/** Run a command that must succeed with --json: its one JSON object. */
+async function lmJson(...args: string[]) {
+  const r = await lm(...args, '--json')
+  expect(r.code, r.stderr).toBe(0)
+  expect(r.stdout.trim().split('\n'), r.stdout).toHaveLength(1)
+  return JSON.parse(r.stdout)
+}
+
+interface Verified { code: string, license?: { expiresAt: string | null, metadata: Record<string, unknown> } }
+
+/** POST /api/v1/licenses/verify on the running server: its business code (the whole answer in `last`). */
+let last: Verified
+async function verify(key: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/v1/licenses/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key }),
+  })
+  expect(res.status).toBe(200)
+  last = (await res.json()) as Verified
+  return last.code
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+function run(cmd: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env })
+    let out = ''
+    child.stdout.on('data', (d) => { out += d })
+    child.stderr.on('data', (d) => { out += d })
+    child.on('close', code => resolve({ code, stdout: out, stderr: out }))
+  })
+}
+
+async function startServer(): Promise<void> {
+  const port = await freePort()
+  server = spawn(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', secrets, '--show-interactive-dev-session=false'], {
+    cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  server.stdout!.on('data', (d) => { serverLog += d })
+  server.stderr!.on('data', (d) => { serverLog += d })
+  const started = Date.now()
+  while (!/Ready on http:\/\/[\w.]+:\d+/.test(serverLog)) {
+    if (server.exitCode !== null || Date.now() - started > 90_000) throw new Error(`wrangler dev did not get ready:\n${serverLog}`)
+    await new Promise(r => setTimeout(r, 200))
+  }
+  baseUrl = `http://127.0.0.1:${port}`
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lm-cli-lic-'))
+  state = join(dir, 'state')
+  secrets = join(dir, 'secrets.env')
+  writeFileSync(secrets, ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET'].map(k => `${k}=${randomBytes(32).toString('base64url')}\n`).join(''))
+  const migrate = await run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state])
+  expect(migrate.code, migrate.stdout).toBe(0)
+  const [added] = await Promise.all([lm('user', 'add', '--email', OWNER, '--password', 'a-long-password'), startServer()])
+  expect(added.code, added.stderr).toBe(0)
+  // Both processes say where their secrets came from: the test's file, not .dev.vars.
+  expect(serverLog).toContain('secrets.env')
+  expect(added.stderr).toContain('secrets.env')
+})
+
+afterAll(async () => {
+  if (server?.pid && server.exitCode === null) {
+    process.kill(-server.pid, 'SIGTERM')
+    await new Promise(r => server!.once('exit', r))
+  }
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('lm license (local D1 shared with a running server)', () => {
+  it('create → verify VALID; suspend, reinstate, renew, show, list, delete are seen by the server at once', async () => {
+    const before = Date.now()
+    const created = await lmJson('license', 'create', '--owner', OWNER, '--max-devices', '3', '--expires-in', '30d', '--metadata', '{"tier":"pro"}', '--label', 'Pro seat')
+    expect(created).toMatchObject({ ownerEmail: OWNER, label: 'Pro seat', status: 'active', maxDevices: 3, metadata: { tier: 'pro' } })
+    expect(created.key).toMatch(/^LM(-[0-9A-Z]{5}){6}$/)
+    const expiresAt = new Date(created.expiresAt)
+    expect(expiresAt.getTime()).toBeGreaterThanOrEqual(before + 30 * 86_400_000)
+    expect(expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 30 * 86_400_000)
+    const key: string = created.key
+    expect(await verify(key)).toBe('VALID')
+    expect(last.license).toMatchObject({ expiresAt: created.expiresAt, metadata: { tier: 'pro' } })
+
+    expect(await lmJson('license', 'suspend', key)).toMatchObject({ id: created.id, status: 'suspended' })
+    expect(await verify(key)).toBe('SUSPENDED')
+    // KEY as a customer might type it: lower case, no dashes.
+    const reinstated = await lm('license', 'reinstate', key.toLowerCase().replaceAll('-', ''))
+    expect(reinstated.code, reinstated.stderr).toBe(0)
+    expect(reinstated.stdout).toMatch(/^Reinstated LM-.*active/)
+    expect(await verify(key)).toBe('VALID')
+
+    const renewed = await lmJson('license', 'renew', key, '--expires-in', '1y')
+    expect(renewed.expiresAt).toBe(addDuration(expiresAt, { n: 1, unit: 'y' }).toISOString())
+
+    const [shown, listed, listText] = await Promise.all([
+      lmJson('license', 'show', key),
+      lmJson('license', 'list'),
+      lm('license', 'list', '--owner', OWNER),
+    ])
+    expect(shown).toMatchObject({ id: created.id, expiresAt: renewed.expiresAt, devicesUsed: 0, devices: [], metadata: { tier: 'pro' }, ownerEmail: OWNER })
+    expect(JSON.stringify(shown)).not.toContain(key.slice(3, 20)) // the key itself is never shown again
+    expect(listed.licenses.map((l: { id: string }) => l.id)).toContain(created.id)
+    expect(listText.stdout).toMatch(/^KEY\s+STATUS\s+EXPIRES\s+DEVICES\s+OWNER\s+LABEL\n/)
+    expect(listText.stdout).toMatch(new RegExp(`^${created.maskedKey}\\s+active\\s+${renewed.expiresAt.slice(0, 10)} \\d\\d:\\d\\d UTC\\s+0/3\\s+${OWNER}\\s+Pro seat$`, 'm'))
+
+    expect(await lmJson('license', 'delete', key)).toEqual({ ok: true, id: created.id })
+    expect(await verify(key)).toBe('NOT_FOUND')
+  })
+
+  it('a past --expires-at is allowed (EXPIRED); renew without options uses the renewal period', async () => {
+    const r = await lm('license', 'create', '--owner', OWNER, '--expires-at', '2020-01-01T00:00:00Z', '--renewal', '1mo')
+    expect(r.code, r.stderr).toBe(0)
+    const key = /^Key \(shown once\): (LM-\S+)$/m.exec(r.stdout)?.[1]
+    expect(key, r.stdout).toBeDefined()
+    expect(r.stdout).toMatch(/expired · expires 2020-01-01 00:00 UTC/)
+    expect(await verify(key!)).toBe('EXPIRED')
+
+    const before = Date.now()
+    const renewed = await lmJson('license', 'renew', key!)
+    const expected = addDuration(new Date(before), { n: 1, unit: 'mo' }).getTime()
+    expect(Math.abs(new Date(renewed.expiresAt).getTime() - expected)).toBeLessThan(60_000)
+    expect(await verify(key!)).toBe('VALID')
+
+    const noPeriod = await lmJson('license', 'create', '--owner', OWNER)
+    expect(noPeriod.expiresAt).toBeNull()
+    const refused = await lm('license', 'renew', noPeriod.key)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^lm: This licence has no renewal period/m)
+    expect(refused.stdout).toBe('')
+  })
+
+  it('bad arguments: a one-line error on stderr, a non-zero exit, nothing on stdout', async () => {
+    const cases: [string[], RegExp, number][] = [
+      [['license', 'create', '--owner', 'nobody@example.com'], /No user with email nobody@example\.com/, 1],
+      [['license', 'list', '--owner', 'nobody@example.com'], /No user with email/, 1],
+      [['license', 'create', '--owner', OWNER, '--expires-in', '3 days'], /--expires-in: Use a duration like/, 2],
+      [['license', 'create', '--owner', OWNER, '--expires-in', '0d'], /--expires-in: at least 1/, 2],
+      [['license', 'create', '--owner', OWNER, '--expires-in', '30d', '--expires-at', '2030-01-01'], /--expires-in or --expires-at, not both/, 2],
+      [['license', 'create', '--owner', OWNER, '--metadata', '{tier: pro}'], /--metadata: not valid JSON/, 2],
+      [['license', 'create', '--owner', OWNER, '--metadata', '["pro"]'], /--metadata: must be a JSON object/, 2],
+      [['license', 'create', '--owner', OWNER, '--metadata', JSON.stringify({ big: 'x'.repeat(4100) })], /--metadata: .*4 KiB/, 2],
+      [['license', 'create', '--owner', OWNER, '--max-devices', '0'], /--max-devices: At least 1/, 2],
+      [['license', 'create', '--owner', OWNER, '--expires-at', 'next week'], /--expires-at: not an ISO 8601 date/, 2],
+      [['license', 'create'], /needs --owner/, 2],
+      [['license', 'suspend', 'LM-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA'], /Licence not found/, 1],
+      [['license', 'suspend'], /license suspend needs KEY/, 2],
+      [['license', 'renew', 'K', '--expires-in', '1x'], /--expires-in: Use a duration/, 2],
+      [['license', 'show', 'A', 'B'], /unexpected argument "B"/, 2],
+    ]
+    const results = await Promise.all(cases.map(([args]) => lm(...args)))
+    results.forEach((r, i) => {
+      const [args, message, code] = cases[i]!
+      const label = JSON.stringify(args)
+      expect(r.code, label).toBe(code)
+      expect(r.stdout, label).toBe('')
+      const errors = r.stderr.split('\n').filter(l => l.startsWith('lm:'))
+      expect(errors, `${label}\n${r.stderr}`).toHaveLength(1)
+      expect(errors[0], label).toMatch(message)
+    })
+  })
+})
