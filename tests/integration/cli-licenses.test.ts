@@ -114,7 +114,7 @@ beforeAll(async () => {
   // Both processes say where their secrets came from: the test's file, not .dev.vars.
   expect(serverLog).toContain('secrets.env')
   expect(added.stderr).toContain('secrets.env')
-})
+}, 240_000)
 
 afterAll(async () => {
   if (server?.pid && server.exitCode === null) {
@@ -124,7 +124,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe('lm license (local D1 shared with a running server)', () => {
+// Each CLI call costs ~5 s of CPU (tsx + wrangler's platform proxy): on a busy two-core machine a
+// test of ten calls can pass the project's 60 s default.
+describe('lm license (local D1 shared with a running server)', { timeout: 240_000 }, () => {
   it('create → verify VALID; suspend, reinstate, renew, show, list, delete are seen by the server at once', async () => {
     const before = Date.now()
     const created = await lmJson('license', 'create', '--owner', OWNER, '--max-devices', '3', '--expires-in', '30d', '--metadata', '{"tier":"pro"}', '--label', 'Pro seat')
@@ -148,16 +150,20 @@ describe('lm license (local D1 shared with a running server)', () => {
     const renewed = await lmJson('license', 'renew', key, '--expires-in', '1y')
     expect(renewed.expiresAt).toBe(addDuration(expiresAt, { n: 1, unit: 'y' }).toISOString())
 
-    const [shown, listed, listText] = await Promise.all([
+    const [shown, listed, listText, noPeriod] = await Promise.all([
       lmJson('license', 'show', key),
       lmJson('license', 'list'),
       lm('license', 'list', '--owner', OWNER),
+      lm('license', 'renew', key), // no options and no renewal period: the service's error
     ])
     expect(shown).toMatchObject({ id: created.id, expiresAt: renewed.expiresAt, devicesUsed: 0, devices: [], metadata: { tier: 'pro' }, ownerEmail: OWNER })
     expect(JSON.stringify(shown)).not.toContain(key.slice(3, 20)) // the key itself is never shown again
     expect(listed.licenses.map((l: { id: string }) => l.id)).toContain(created.id)
     expect(listText.stdout).toMatch(/^KEY\s+STATUS\s+EXPIRES\s+DEVICES\s+OWNER\s+LABEL\n/)
     expect(listText.stdout).toMatch(new RegExp(`^${created.maskedKey}\\s+active\\s+${renewed.expiresAt.slice(0, 10)} \\d\\d:\\d\\d UTC\\s+0/3\\s+${OWNER}\\s+Pro seat$`, 'm'))
+    expect(noPeriod.code).toBe(1)
+    expect(noPeriod.stderr).toMatch(/^lm: This licence has no renewal period/m)
+    expect(noPeriod.stdout).toBe('')
 
     expect(await lmJson('license', 'delete', key)).toEqual({ ok: true, id: created.id })
     expect(await verify(key)).toBe('NOT_FOUND')
@@ -176,13 +182,6 @@ describe('lm license (local D1 shared with a running server)', () => {
     const expected = addDuration(new Date(before), { n: 1, unit: 'mo' }).getTime()
     expect(Math.abs(new Date(renewed.expiresAt).getTime() - expected)).toBeLessThan(60_000)
     expect(await verify(key!)).toBe('VALID')
-
-    const noPeriod = await lmJson('license', 'create', '--owner', OWNER)
-    expect(noPeriod.expiresAt).toBeNull()
-    const refused = await lm('license', 'renew', noPeriod.key)
-    expect(refused.code).toBe(1)
-    expect(refused.stderr).toMatch(/^lm: This licence has no renewal period/m)
-    expect(refused.stdout).toBe('')
   })
 
   it('bad arguments: a one-line error on stderr, a non-zero exit, nothing on stdout', async () => {
@@ -200,8 +199,6 @@ describe('lm license (local D1 shared with a running server)', () => {
       [['license', 'create'], /needs --owner/, 2],
       [['license', 'suspend', 'LM-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA'], /Licence not found/, 1],
       [['license', 'suspend'], /license suspend needs KEY/, 2],
-      [['license', 'renew', 'K', '--expires-in', '1x'], /--expires-in: Use a duration/, 2],
-      [['license', 'show', 'A', 'B'], /unexpected argument "B"/, 2],
     ]
     const results = await Promise.all(cases.map(([args]) => lm(...args)))
     results.forEach((r, i) => {
