@@ -7,6 +7,7 @@
 import { ServiceError } from '../server/services/errors'
 import { parseArgs, str, UsageError } from './args'
 import type { Command } from './command'
+import { keyCommands } from './commands/keys'
 import { licenseCommands } from './commands/licenses'
 import { userCommands } from './commands/users'
 import { openPlatform } from './platform'
@@ -26,6 +27,7 @@ Commands:
   license show KEY [--json]
   license suspend KEY | license reinstate KEY | license delete KEY   [--json]
   license renew KEY [--expires-in D | --expires-at ISO] [--json]
+  keys rotate [--json]   re-key every licence after a key-secret rotation (docs/keys.md)
 
 Durations (D): Nh, Nd, Nw, Nmo (calendar months) or Ny, e.g. 30d, 1y.
 
@@ -39,7 +41,7 @@ Global options:
 
 const GLOBAL_FLAGS = { 'json': 'boolean', 'remote': 'boolean', 'persist-to': 'string', 'secrets-file': 'string', 'help': 'boolean' } as const
 
-const COMMANDS: Record<string, Command> = { ...userCommands, ...licenseCommands }
+const COMMANDS: Record<string, Command> = { ...userCommands, ...licenseCommands, ...keyCommands }
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
 import { devices, events, licenses, users, type License } from '../../db/schema'
 import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
@@ -163,8 +163,9 @@ async function decryptWithRotation(ctx: ServiceContext, ciphertext: string): Pro
 export async function findLicenseByKey(ctx: ServiceContext, scope: LicenseScope, key: string) {
   const body = normalizeKey(key)
   if (!body) throw notFound('Licence')
-  const digest = await keyDigest(ctx.env.KEY_HMAC_SECRET, body)
-  const [l] = await ctx.db.select({ id: licenses.id }).from(licenses).where(and(eq(licenses.keyDigest, digest), inScope(scope))).limit(1)
+  const digests = [await keyDigest(ctx.env.KEY_HMAC_SECRET, body)]
+  if (ctx.env.KEY_HMAC_SECRET_PREVIOUS) digests.push(await keyDigest(ctx.env.KEY_HMAC_SECRET_PREVIOUS, body))
+  const [l] = await ctx.db.select({ id: licenses.id }).from(licenses).where(and(inArray(licenses.keyDigest, digests), inScope(scope))).limit(1)
   if (!l) throw notFound('Licence')
   return await getLicense(ctx, scope, l.id)
 }

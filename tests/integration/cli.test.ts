@@ -40,6 +40,12 @@ describe('lm CLI (local D1, same service code)', () => {
     expect(json.users.map((u: { email: string }) => u.email)).toEqual(['cli@example.com', 'second@example.com'])
   })
 
+  it('keys rotate without previous secrets does nothing, and says so', () => {
+    const r = lm('keys', 'rotate', '--json')
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ rewritten: 0 })
+  })
+
   it.each([
     [['user', 'add'], /needs --email/],
     [['user', 'add', '--email', 'not-an-email'], /valid email/],

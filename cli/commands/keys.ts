@@ -1,0 +1,21 @@
+import { rotateKeySecrets } from '../../server/services/licenses'
+import type { Command } from '../command'
+
+/** `keys rotate`: rewrite digests and ciphertexts under new key secrets (docs/keys.md). */
+export const keyCommands: Record<string, Command> = {
+  'keys rotate': {
+    flags: {},
+    prepare: () => async (ctx) => {
+      if (!ctx.env.KEY_HMAC_SECRET_PREVIOUS && !ctx.env.KEY_ENC_SECRET_PREVIOUS) {
+        return { output: { rewritten: 0, note: 'no *_PREVIOUS secrets set: nothing to rotate' }, human: 'No KEY_*_PREVIOUS secrets are set: nothing to rotate (see docs/keys.md).' }
+      }
+      const { rewritten } = await rotateKeySecrets(ctx)
+      return {
+        output: { rewritten },
+        human: rewritten
+          ? `Rewrote ${rewritten} licence${rewritten === 1 ? '' : 's'} under the new secrets. Run again until it reports 0, then remove the *_PREVIOUS secrets.`
+          : 'Every licence already uses the new secrets: the *_PREVIOUS secrets can be removed.',
+      }
+    },
+  },
+}
