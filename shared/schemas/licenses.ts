@@ -54,3 +54,83 @@ export const listLicensesSchema = z.object({
 
 export const licenseIdSchema = z.object({ id: idSchema })
 export const freeDeviceSchema = z.object({ id: idSchema, deviceId: idSchema })
+
+/**
+ * Metadata as people type it in a form: JSON text that must be an object of at most 4 KiB.
+ * Parses to the object, so the form's output is ready for metadataSchema.
+ */
+export const metadataJsonSchema = z.string().transform((text, ctx) => {
+  if (!text.trim()) return {}
+  try {
+    return JSON.parse(text) as unknown
+  }
+  catch {
+    ctx.addIssue({ code: 'custom', message: 'Not valid JSON' })
+    return z.NEVER
+  }
+}).pipe(z.custom<Record<string, unknown>>(v => typeof v === 'object' && v !== null && !Array.isArray(v), 'Must be a JSON object, like {"tier": "pro"}').pipe(metadataSchema))
+
+/** A day as an <input type="date"> gives it (YYYY-MM-DD). */
+const dayRe = /^\d{4}-\d{2}-\d{2}$/
+export const dayInputSchema = z.string().regex(dayRe, 'Pick a date').refine((v) => {
+  const d = new Date(`${v}T00:00:00`)
+  return !Number.isNaN(d.getTime()) && d.getDate() === Number(v.slice(8, 10))
+}, 'Pick a date')
+
+/** A duration field in a form: the shared format, and at least one unit (0d renews nothing). */
+const formDurationSchema = durationSchema.refine(v => Number(DURATION_RE.exec(v)?.[1]) >= 1, 'At least 1')
+
+/** Cross-field checks run even while another field is invalid, so every field shows its message at once. */
+const whenObject = { when: (p: { value: unknown }) => typeof p.value === 'object' && p.value !== null }
+
+export const EXPIRY_PRESETS = ['14d', '30d', '1y', 'never', 'date'] as const
+export const RENEWAL_PRESETS = ['none', '30d', '1y', 'custom'] as const
+
+/** The create-licence form (components/licenses/CreateModal.vue); its output maps onto createLicenseSchema. */
+export const createLicenseFormSchema = z.object({
+  ownerId: idSchema.optional(),
+  label: labelSchema,
+  expiry: z.enum(EXPIRY_PRESETS),
+  expiresOn: z.string().optional(),
+  renewal: z.enum(RENEWAL_PRESETS),
+  renewalPeriod: z.string().optional(),
+  unlimitedDevices: z.boolean(),
+  maxDevices: z.number().nullable().optional(),
+  metadata: metadataJsonSchema,
+}).superRefine((v, ctx) => {
+  if (v.expiry === 'date' && !dayInputSchema.safeParse(v.expiresOn ?? '').success) {
+    ctx.addIssue({ code: 'custom', path: ['expiresOn'], message: 'Pick a date' })
+  }
+  if (v.renewal === 'custom') {
+    const r = formDurationSchema.safeParse(v.renewalPeriod ?? '')
+    if (!r.success) ctx.addIssue({ code: 'custom', path: ['renewalPeriod'], message: r.error.issues[0]!.message })
+  }
+  if (!v.unlimitedDevices) {
+    const r = maxDevicesSchema.unwrap().safeParse(v.maxDevices)
+    if (!r.success) ctx.addIssue({ code: 'custom', path: ['maxDevices'], message: v.maxDevices == null ? 'Enter a number of devices' : r.error.issues[0]!.message })
+  }
+}, whenObject)
+export type CreateLicenseFormInput = z.input<typeof createLicenseFormSchema>
+
+export const RENEW_MODES = ['period', 'duration', 'date'] as const
+
+/** The renew form on the detail page; its output maps onto renewLicenseSchema. */
+export const renewLicenseFormSchema = z.object({
+  mode: z.enum(RENEW_MODES),
+  expiresIn: z.string().optional(),
+  expiresOn: z.string().optional(),
+}).superRefine((v, ctx) => {
+  if (v.mode === 'duration') {
+    const r = formDurationSchema.safeParse(v.expiresIn ?? '')
+    if (!r.success) ctx.addIssue({ code: 'custom', path: ['expiresIn'], message: r.error.issues[0]!.message })
+  }
+  if (v.mode === 'date' && !dayInputSchema.safeParse(v.expiresOn ?? '').success) {
+    ctx.addIssue({ code: 'custom', path: ['expiresOn'], message: 'Pick a date' })
+  }
+}, whenObject)
+export type RenewLicenseFormInput = z.input<typeof renewLicenseFormSchema>
+
+/** The end of a picked day in the viewer's time zone: "expires on 31 Dec" means valid through it. */
+export function endOfDay(day: string): Date {
+  return new Date(`${day}T23:59:59.999`)
+}
