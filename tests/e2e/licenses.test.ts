@@ -1,0 +1,203 @@
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { events } from '../../db/schema'
+import { createLicense } from '../../server/services/licenses'
+import { createUser } from '../../server/services/users'
+import { createLicenseSchema } from '../../shared/schemas/licenses'
+import { launchBrowser } from '../support/browser'
+import { uniqueEmail } from '../support/client'
+import { startWorker, type TestWorker } from '../support/worker'
+
+let w: TestWorker
+let browser: Browser
+
+beforeAll(async () => {
+  w = await startWorker()
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.close()
+  await w?.close()
+})
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+  return await context.newPage()
+}
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto(`${w.url}/`)
+  await page.waitForURL(/\/login/)
+  // The submit button is enabled once the page is hydrated: typing before that would be lost.
+  await page.locator('[data-testid=login-form] button[type=submit]:not([disabled])').waitFor()
+  await page.locator('[data-testid=login-form] input[type=email]').fill(email)
+  await page.locator('[data-testid=login-form] input[autocomplete=current-password]').fill(password)
+  await page.locator('[data-testid=login-form] button[type=submit]').click()
+  await page.getByTestId('welcome').or(page.getByTestId('login-error')).waitFor()
+  if (await page.getByTestId('login-error').isVisible()) {
+    throw new Error(`sign-in as ${email} failed: ${await page.getByTestId('login-error').textContent()}`)
+  }
+}
+
+/** The public REST API, called as a developer's application would. */
+async function api(route: 'verify' | 'activate' | 'deactivate', body: Record<string, string>) {
+  const res = await fetch(`${w.url}/api/v1/licenses/${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  expect(res.status).toBe(200)
+  return await res.json() as { code: string, valid?: boolean, license?: { metadata: Record<string, unknown>, devices: { used: number, max: number | null } } }
+}
+
+describe('licences end to end (headless Chromium, built worker, real D1)', () => {
+  const owner = { email: uniqueEmail('seller'), password: 'seller-password-42', id: '' }
+  let page: Page
+  let key = ''
+  let licenseId = ''
+  /** Someone else's licence: the user must never see it. */
+  let adminLicenseId = ''
+
+  beforeAll(async () => {
+    const { ctx } = w.context()
+    owner.id = (await createUser(ctx, { email: owner.email, name: 'Seller', role: 'user', password: owner.password })).user.id
+    adminLicenseId = (await createLicense(ctx, w.admin.id, createLicenseSchema.parse({ label: 'In-house build' }))).license.id
+  })
+
+  it('the user opens Licenses from the navigation and sees the empty state', async () => {
+    page = await newPage()
+    await signIn(page, owner.email, owner.password)
+    await page.getByTestId('nav-main').getByRole('link', { name: 'Licenses' }).click()
+    await page.waitForURL(/\/licenses$/)
+    await page.getByTestId('state-empty').getByText('No licences yet').waitFor()
+    await expect(page.getByTestId('create-license-empty').isVisible()).resolves.toBe(true)
+  })
+
+  it('creates a licence with two seats in the modal, metadata checked live, and sees the full key once', async () => {
+    await page.getByTestId('create-license').click()
+    const form = page.getByTestId('create-license-form')
+    await form.waitFor()
+    // An admin picks an owner; a user never sees that field.
+    expect(await page.getByTestId('create-owner').count()).toBe(0)
+    await page.getByTestId('create-label').fill('ACME Corp · order 1042')
+
+    await page.getByTestId('create-expiry').click()
+    await page.getByRole('option', { name: 'Trial · 14 days' }).click()
+    const maxDevices = page.getByTestId('create-max-devices')
+    await maxDevices.fill('2')
+    await maxDevices.press('Tab')
+
+    const metadata = page.getByTestId('create-metadata')
+    await metadata.fill('{"tier": "pro"')
+    await form.getByText('Not valid JSON').waitFor()
+    await metadata.fill('["pro"]')
+    await form.getByText('Must be a JSON object').waitFor()
+    await metadata.fill('{"tier": "pro", "seats": 2}')
+    await form.getByText(/Valid JSON · \d+ of 4096 bytes/).waitFor()
+
+    await form.getByRole('button', { name: 'Create licence' }).click()
+    const created = page.getByTestId('created-key')
+    await created.waitFor()
+    key = await created.inputValue()
+    expect(key).toMatch(/^LM-[0-9A-Z]{5}(-[0-9A-Z]{5}){5}$/)
+    await page.getByText('Keep this key secret.').waitFor()
+    await page.getByTestId('created-done').click()
+    await page.getByTestId('created-license').waitFor({ state: 'detached' })
+
+    const table = page.getByTestId('licenses-table')
+    const row = table.locator('tbody tr').filter({ hasText: 'ACME Corp · order 1042' })
+    await row.waitFor()
+    await expect(row.textContent()).resolves.toContain('0 / 2')
+    await expect(row.textContent()).resolves.toContain(`LM-•••••-•••••-•••••-•••••-•••••-${key.slice(-5)}`)
+    await row.getByText('active', { exact: true }).waitFor()
+  })
+
+  it('the application activates a device and verifies the key over REST', async () => {
+    await expect(api('activate', { key, fingerprint: 'laptop-1', name: 'Ada’s laptop' })).resolves.toMatchObject({ code: 'ACTIVATED' })
+    const verified = await api('verify', { key, fingerprint: 'laptop-1' })
+    expect(verified).toMatchObject({ code: 'VALID', valid: true, license: { metadata: { tier: 'pro', seats: 2 }, devices: { used: 1, max: 2 } } })
+  })
+
+  it('the detail page shows the device; freeing it (after confirming) ends its activation', async () => {
+    await page.getByTestId('licenses-table').getByRole('link', { name: 'ACME Corp · order 1042', exact: true }).click()
+    await page.waitForURL(/\/licenses\/lic_[0-9a-z]+$/)
+    licenseId = new URL(page.url()).pathname.split('/').pop()!
+    await page.getByTestId('device-laptop-1').waitFor()
+    await expect(page.getByTestId('license-devices').textContent()).resolves.toBe('1 / 2')
+    await expect(page.getByTestId('license-status').textContent()).resolves.toBe('active')
+
+    // The key is hidden until revealed.
+    expect(await page.getByTestId('license-key').count()).toBe(0)
+    await page.getByTestId('reveal-key').click()
+    await expect(page.getByTestId('license-key').textContent()).resolves.toBe(key)
+
+    await page.getByTestId('free-device-laptop-1').click()
+    await page.getByTestId('confirm-ok').click()
+    await page.getByText('Device freed').first().waitFor()
+    await page.getByTestId('device-laptop-1').waitFor({ state: 'detached' })
+    await expect(page.getByTestId('license-devices').textContent()).resolves.toBe('0 / 2')
+
+    await expect(api('verify', { key, fingerprint: 'laptop-1' })).resolves.toMatchObject({ code: 'DEVICE_NOT_ACTIVATED', valid: false })
+  })
+
+  it('suspending the licence in the UI makes the API answer SUSPENDED', async () => {
+    await page.getByTestId('license-suspend').click()
+    await page.getByTestId('confirm-ok').click()
+    await page.getByText('Licence suspended').first().waitFor()
+    await page.getByTestId('license-status').filter({ hasText: /^suspended$/ }).waitFor()
+    await page.getByTestId('license-reinstate').waitFor()
+    await expect(api('verify', { key, fingerprint: 'laptop-1' })).resolves.toMatchObject({ code: 'SUSPENDED', valid: false })
+    await expect(api('verify', { key })).resolves.toMatchObject({ code: 'SUSPENDED' })
+
+    // Its history shows what happened, newest first.
+    const history = page.getByTestId('license-events')
+    for (const type of ['license.suspended', 'device.freed', 'license.key_revealed', 'validation.verify', 'device.activated', 'license.created']) {
+      await history.getByText(type, { exact: true }).first().waitFor()
+    }
+  })
+
+  it('a licence that does not exist, or is not yours, is a clear not-found page', async () => {
+    await page.goto(`${w.url}/licenses/lic_doesnotexist0`)
+    await page.getByTestId('license-not-found').waitFor()
+    await page.goto(`${w.url}/licenses/${adminLicenseId}`)
+    await page.getByTestId('license-not-found').waitFor()
+    expect(await page.getByText('In-house build').count()).toBe(0)
+  })
+
+  it('an admin sees the licence with its owner and narrows the list by status and by owner', async () => {
+    const admin = await newPage()
+    await signIn(admin, w.admin.email, w.admin.password)
+    await admin.getByTestId('nav-main').getByRole('link', { name: 'Licenses' }).click()
+    await admin.waitForURL(/\/licenses$/)
+    await expect(admin.getByTestId(`owner-${licenseId}`).textContent()).resolves.toBe(owner.email)
+    await admin.getByTestId('licenses-table').getByRole('columnheader', { name: 'Owner' }).waitFor()
+    await admin.getByTestId(`status-${licenseId}`).filter({ hasText: /^suspended$/ }).waitFor()
+
+    await admin.getByTestId('licenses-status').click()
+    await admin.getByRole('option', { name: 'Active' }).click()
+    await admin.getByTestId(`owner-${licenseId}`).waitFor({ state: 'detached' })
+    await admin.getByTestId(`owner-${adminLicenseId}`).waitFor()
+    await admin.getByTestId('licenses-status').click()
+    await admin.getByRole('option', { name: 'Suspended' }).click()
+    await admin.getByTestId(`owner-${licenseId}`).waitFor()
+    await admin.getByTestId(`owner-${adminLicenseId}`).waitFor({ state: 'detached' })
+    await admin.getByTestId('licenses-status').click()
+    await admin.getByRole('option', { name: 'All statuses' }).click()
+
+    // Both owners' licences, then only the seller's through the owner filter (a server-side user search).
+    await admin.getByTestId(`owner-${adminLicenseId}`).waitFor()
+    await admin.getByTestId('licenses-owner').click()
+    await admin.keyboard.type(owner.email.split('@')[0]!)
+    await admin.getByRole('option', { name: new RegExp(owner.email) }).click()
+    await admin.getByTestId(`owner-${adminLicenseId}`).waitFor({ state: 'detached' })
+    await expect(admin.getByTestId(`owner-${licenseId}`).textContent()).resolves.toBe(owner.email)
+  })
+
+  it('the key never reaches the audit log', async () => {
+    const { ctx } = w.context()
+    const dump = JSON.stringify(await ctx.db.select().from(events))
+    expect(dump).toContain('license.key_revealed')
+    expect(dump.includes(key)).toBe(false)
+    expect(dump.includes(key.replace(/^LM-/, '').replaceAll('-', ''))).toBe(false)
+  })
+})
