@@ -193,11 +193,47 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     await expect(admin.getByTestId(`owner-${licenseId}`).textContent()).resolves.toBe(owner.email)
   })
 
+  it('metadata edited on the detail page reaches the API; renew and reinstate work from the page', async () => {
+    await page.goto(`${w.url}/licenses/${licenseId}`)
+    await page.locator('[data-testid=metadata-input]').waitFor()
+    const before = await api('verify', { key }) as { license: { expiresAt: string } }
+    const editor = page.getByTestId('metadata-input')
+    await editor.fill('{"tier": "enterprise"')
+    await page.getByTestId('metadata-form').getByText('Not valid JSON').waitFor()
+    await editor.fill('{"tier": "enterprise", "seats": 2}')
+    await page.getByTestId('metadata-save').click()
+    await page.getByText('Metadata saved').first().waitFor()
+    await expect(api('verify', { key })).resolves.toMatchObject({ license: { metadata: { tier: 'enterprise', seats: 2 } } })
+
+    await page.getByTestId('license-renew').click()
+    await page.getByTestId('renew-form').getByText('By a duration').click()
+    await page.getByTestId('renew-duration').fill('30d')
+    await page.getByTestId('renew-submit').click()
+    await page.getByText('Licence renewed').first().waitFor()
+    const after = await api('verify', { key }) as { license: { expiresAt: string } }
+    expect(new Date(after.license.expiresAt).getTime() - new Date(before.license.expiresAt).getTime()).toBe(30 * 86_400_000)
+
+    await page.getByTestId('license-reinstate').click()
+    await page.getByText('Licence reinstated').first().waitFor()
+    await page.getByTestId('license-status').filter({ hasText: /^active$/ }).waitFor()
+    await expect(api('verify', { key })).resolves.toMatchObject({ code: 'VALID' })
+  })
+
   it('the key never reaches the audit log', async () => {
     const { ctx } = w.context()
     const dump = JSON.stringify(await ctx.db.select().from(events))
     expect(dump).toContain('license.key_revealed')
     expect(dump.includes(key)).toBe(false)
     expect(dump.includes(key.replace(/^LM-/, '').replaceAll('-', ''))).toBe(false)
+  })
+
+  it('deleting the licence (after confirming) returns to the list, and the key is unknown to the API', async () => {
+    await page.goto(`${w.url}/licenses/${licenseId}`)
+    await page.getByTestId('license-delete').click()
+    await page.getByTestId('confirm-ok').click()
+    await page.waitForURL(/\/licenses$/)
+    await page.getByText('Licence deleted').first().waitFor()
+    await page.getByTestId('state-empty').getByText('No licences yet').waitFor()
+    await expect(api('verify', { key })).resolves.toMatchObject({ code: 'NOT_FOUND', valid: false })
   })
 })
