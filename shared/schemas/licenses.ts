@@ -3,6 +3,7 @@ import { idSchema } from './common'
 
 export const DURATION_RE = /^(\d{1,4})(h|d|w|mo|y)$/
 export const durationSchema = z.string().trim().toLowerCase().regex(DURATION_RE, 'Use a duration like 12h, 14d, 2w, 6mo or 1y')
+  .refine(v => Number(DURATION_RE.exec(v)?.[1]) >= 1, 'A duration is at least 1 (e.g. 1d)')
 
 const METADATA_MAX_BYTES = 4096
 /** Free-form JSON object (tier, feature flags, usage limits…), at most 4 KiB serialised. */

@@ -31,3 +31,14 @@ describe('shared form schemas', () => {
     expect(updateUserSchema.safeParse({ id: 'usr_abc', verifyLimitPerMinute: null }).success).toBe(true)
   })
 })
+
+describe('licence schemas', async () => {
+  const { createLicenseSchema, renewLicenseSchema } = await import('../../shared/schemas/licenses')
+  it('refuses zero and malformed durations (never reaching the service)', () => {
+    for (const expiresIn of ['0d', '00h', '1m', 'forever', '']) {
+      expect(createLicenseSchema.safeParse({ expiresIn }).success, expiresIn).toBe(false)
+      expect(renewLicenseSchema.safeParse({ id: 'lic_abc', expiresIn }).success, expiresIn).toBe(false)
+    }
+    expect(createLicenseSchema.safeParse({ expiresIn: '14D' }).data?.expiresIn).toBe('14d')
+  })
+})
