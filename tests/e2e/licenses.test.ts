@@ -47,7 +47,7 @@ async function api(route: 'verify' | 'activate' | 'deactivate', body: Record<str
     body: JSON.stringify(body),
   })
   expect(res.status).toBe(200)
-  return await res.json() as { code: string, valid?: boolean, license?: { metadata: Record<string, unknown>, devices: { used: number, max: number | null } } }
+  return await res.json() as { code: string, valid?: boolean, license?: { expiresAt: string | null, metadata: Record<string, unknown>, devices: { used: number, max: number | null } } }
 }
 
 describe('licences end to end (headless Chromium, built worker, real D1)', () => {
@@ -196,7 +196,7 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
   it('metadata edited on the detail page reaches the API; renew and reinstate work from the page', async () => {
     await page.goto(`${w.url}/licenses/${licenseId}`)
     await page.locator('[data-testid=metadata-input]').waitFor()
-    const before = await api('verify', { key }) as { license: { expiresAt: string } }
+    const before = await api('verify', { key })
     const editor = page.getByTestId('metadata-input')
     await editor.fill('{"tier": "enterprise"')
     await page.getByTestId('metadata-form').getByText('Not valid JSON').waitFor()
@@ -210,8 +210,8 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     await page.getByTestId('renew-duration').fill('30d')
     await page.getByTestId('renew-submit').click()
     await page.getByText('Licence renewed').first().waitFor()
-    const after = await api('verify', { key }) as { license: { expiresAt: string } }
-    expect(new Date(after.license.expiresAt).getTime() - new Date(before.license.expiresAt).getTime()).toBe(30 * 86_400_000)
+    const after = await api('verify', { key })
+    expect(new Date(after.license!.expiresAt!).getTime() - new Date(before.license!.expiresAt!).getTime()).toBe(30 * 86_400_000)
 
     await page.getByTestId('license-reinstate').click()
     await page.getByText('Licence reinstated').first().waitFor()
