@@ -78,8 +78,6 @@ export const dayInputSchema = z.string().regex(dayRe, 'Pick a date').refine((v) 
   return !Number.isNaN(d.getTime()) && d.getDate() === Number(v.slice(8, 10))
 }, 'Pick a date')
 
-/** A duration field in a form: the shared format, and at least one unit (0d renews nothing). */
-const formDurationSchema = durationSchema.refine(v => Number(DURATION_RE.exec(v)?.[1]) >= 1, 'At least 1')
 
 /** Cross-field checks run even while another field is invalid, so every field shows its message at once. */
 const whenObject = { when: (p: { value: unknown }) => typeof p.value === 'object' && p.value !== null }
@@ -103,7 +101,7 @@ export const createLicenseFormSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['expiresOn'], message: 'Pick a date' })
   }
   if (v.renewal === 'custom') {
-    const r = formDurationSchema.safeParse(v.renewalPeriod ?? '')
+    const r = durationSchema.safeParse(v.renewalPeriod ?? '')
     if (!r.success) ctx.addIssue({ code: 'custom', path: ['renewalPeriod'], message: r.error.issues[0]!.message })
   }
   if (!v.unlimitedDevices) {
@@ -122,7 +120,7 @@ export const renewLicenseFormSchema = z.object({
   expiresOn: z.string().optional(),
 }).superRefine((v, ctx) => {
   if (v.mode === 'duration') {
-    const r = formDurationSchema.safeParse(v.expiresIn ?? '')
+    const r = durationSchema.safeParse(v.expiresIn ?? '')
     if (!r.success) ctx.addIssue({ code: 'custom', path: ['expiresIn'], message: r.error.issues[0]!.message })
   }
   if (v.mode === 'date' && !dayInputSchema.safeParse(v.expiresOn ?? '').success) {
