@@ -78,7 +78,6 @@ export const dayInputSchema = z.string().regex(dayRe, 'Pick a date').refine((v) 
   return !Number.isNaN(d.getTime()) && d.getDate() === Number(v.slice(8, 10))
 }, 'Pick a date')
 
-
 /** Cross-field checks run even while another field is invalid, so every field shows its message at once. */
 const whenObject = { when: (p: { value: unknown }) => typeof p.value === 'object' && p.value !== null }
 
