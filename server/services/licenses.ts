@@ -203,7 +203,7 @@ export async function reinstateLicense(ctx: ServiceContext, scope: LicenseScope,
 
 /**
  * Renew: to a chosen date, or by a duration (default: the licence's renewal period) from the later
- * of now and the current expiry. A perpetual licence stays perpetual unless a date is given.
+ * of now and the current expiry. A perpetual licence has nothing to extend: only a date applies.
  */
 export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof renewLicenseSchema>) {
   const l = await findInScope(ctx, scope, input.id)
@@ -211,6 +211,9 @@ export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, inp
   let expiresAt: Date
   if (input.expiresAt) {
     expiresAt = input.expiresAt
+  }
+  else if (l.expiresAt === null) {
+    throw new ServiceError('BAD_REQUEST', 'A perpetual licence does not expire: give a date to make it expire', { expiresAt: ['Give a date'] })
   }
   else {
     const period = input.expiresIn ?? l.renewalPeriod

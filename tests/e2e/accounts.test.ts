@@ -29,6 +29,8 @@ async function newPage(): Promise<Page> {
 async function signIn(page: Page, email: string, password: string) {
   await page.goto(`${w.url}/`)
   await page.waitForURL(/\/login/)
+  // Type only once the page is interactive: hydration would reset what was typed before.
+  await page.locator('[data-testid=login-form] button[type=submit]:not([disabled])').waitFor()
   await page.locator('[data-testid=login-form] input[type=email]').fill(email)
   await page.locator('[data-testid=login-form] input[autocomplete=current-password]').fill(password)
   await page.locator('[data-testid=login-form] button[type=submit]').click()
@@ -60,6 +62,7 @@ describe('accounts end to end (headless Chromium, built worker, real D1)', () =>
     const page = await newPage()
     await page.goto(`${w.url}/admin/users`)
     await page.waitForURL(u => u.pathname === '/login' && u.searchParams.get('redirect') === '/admin/users')
+    await page.locator('[data-testid=login-form] button[type=submit]:not([disabled])').waitFor()
     await page.locator('[data-testid=login-form] input[type=email]').fill(w.admin.email)
     await page.locator('[data-testid=login-form] input[autocomplete=current-password]').fill('wrong password')
     await page.locator('[data-testid=login-form] button[type=submit]').click()
