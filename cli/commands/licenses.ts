@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { createLicenseSchema, DURATION_RE, durationSchema, listLicensesSchema, renewLicenseSchema } from '../../shared/schemas/licenses'
+import { createLicenseSchema, durationSchema, listLicensesSchema, renewLicenseSchema } from '../../shared/schemas/licenses'
 import type { ServiceContext } from '../../server/services/context'
 import { ServiceError } from '../../server/services/errors'
 import {
@@ -33,7 +33,6 @@ function duration(flags: Parsed['flags'], name: string): string | undefined {
   if (value === undefined) return undefined
   const d = durationSchema.safeParse(value)
   if (!d.success) throw new UsageError(`--${name}: ${d.error.issues[0]!.message}`)
-  if (!(Number(DURATION_RE.exec(d.data)?.[1]) >= 1)) throw new UsageError(`--${name}: at least 1 (e.g. 1d)`)
   return d.data
 }
 

@@ -189,7 +189,7 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
       [['license', 'create', '--owner', 'nobody@example.com'], /No user with email nobody@example\.com/, 1],
       [['license', 'list', '--owner', 'nobody@example.com'], /No user with email/, 1],
       [['license', 'create', '--owner', OWNER, '--expires-in', '3 days'], /--expires-in: Use a duration like/, 2],
-      [['license', 'create', '--owner', OWNER, '--expires-in', '0d'], /--expires-in: at least 1/, 2],
+      [['license', 'create', '--owner', OWNER, '--expires-in', '0d'], /--expires-in: A duration is at least 1/, 2],
       [['license', 'create', '--owner', OWNER, '--expires-in', '30d', '--expires-at', '2030-01-01'], /--expires-in or --expires-at, not both/, 2],
       [['license', 'create', '--owner', OWNER, '--metadata', '{tier: pro}'], /--metadata: not valid JSON/, 2],
       [['license', 'create', '--owner', OWNER, '--metadata', '["pro"]'], /--metadata: must be a JSON object/, 2],
