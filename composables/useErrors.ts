@@ -26,5 +26,15 @@ export function useErrors() {
     toast.add({ title, description: messageOf(error), color: 'error', icon: 'i-lucide-circle-alert' })
   }
 
-  return { messageOf, formErrors, toastError, dataOf }
+  /**
+   * A failed form submission: field errors onto the form when the server named fields (renamed to the
+   * form's own field names where they differ), else a toast.
+   */
+  function reportFormError(error: unknown, form: { setErrors: (errors: FormError[]) => void } | null | undefined, title: string, rename: Record<string, string> = {}) {
+    const errors = formErrors(error).map(err => ({ ...err, name: rename[err.name!] ?? err.name }))
+    if (errors.length && form) form.setErrors(errors)
+    else toastError(error, title)
+  }
+
+  return { messageOf, formErrors, toastError, reportFormError, dataOf }
 }

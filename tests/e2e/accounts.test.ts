@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { events, users } from '../../db/schema'
 import { launchBrowser } from '../support/browser'
+import { signIn as signInAs } from '../support/e2e'
 import { startWorker, type TestWorker } from '../support/worker'
 
 let w: TestWorker
@@ -26,19 +27,7 @@ async function newPage(): Promise<Page> {
   return await context.newPage()
 }
 
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto(`${w.url}/`)
-  await page.waitForURL(/\/login/)
-  // Type only once the page is interactive: hydration would reset what was typed before.
-  await page.locator('[data-testid=login-form] button[type=submit]:not([disabled])').waitFor()
-  await page.locator('[data-testid=login-form] input[type=email]').fill(email)
-  await page.locator('[data-testid=login-form] input[autocomplete=current-password]').fill(password)
-  await page.locator('[data-testid=login-form] button[type=submit]').click()
-  await page.getByTestId('welcome').or(page.getByTestId('login-error')).waitFor()
-  if (await page.getByTestId('login-error').isVisible()) {
-    throw new Error(`sign-in as ${email} failed: ${await page.getByTestId('login-error').textContent()}`)
-  }
-}
+const signIn = (page: Page, email: string, password: string) => signInAs(page, w.url, email, password)
 
 async function expectSignedOut(page: Page) {
   await page.reload()

@@ -5,6 +5,7 @@ import { createLicense } from '../../server/services/licenses'
 import { createUser } from '../../server/services/users'
 import { createLicenseSchema } from '../../shared/schemas/licenses'
 import { launchBrowser } from '../support/browser'
+import { signIn as signInAs } from '../support/e2e'
 import { uniqueEmail } from '../support/client'
 import { startWorker, type TestWorker } from '../support/worker'
 
@@ -25,19 +26,7 @@ async function newPage(): Promise<Page> {
   return await context.newPage()
 }
 
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto(`${w.url}/`)
-  await page.waitForURL(/\/login/)
-  // The submit button is enabled once the page is hydrated: typing before that would be lost.
-  await page.locator('[data-testid=login-form] button[type=submit]:not([disabled])').waitFor()
-  await page.locator('[data-testid=login-form] input[type=email]').fill(email)
-  await page.locator('[data-testid=login-form] input[autocomplete=current-password]').fill(password)
-  await page.locator('[data-testid=login-form] button[type=submit]').click()
-  await page.getByTestId('welcome').or(page.getByTestId('login-error')).waitFor()
-  if (await page.getByTestId('login-error').isVisible()) {
-    throw new Error(`sign-in as ${email} failed: ${await page.getByTestId('login-error').textContent()}`)
-  }
-}
+const signIn = (page: Page, email: string, password: string) => signInAs(page, w.url, email, password)
 
 /** The public REST API, called as a developer's application would. */
 async function api(route: 'verify' | 'activate' | 'deactivate', body: Record<string, string>) {
