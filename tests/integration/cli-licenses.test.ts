@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -182,6 +182,17 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
     const expected = addDuration(new Date(before), { n: 1, unit: 'mo' }).getTime()
     expect(Math.abs(new Date(renewed.expiresAt).getTime() - expected)).toBeLessThan(60_000)
     expect(await verify(key!)).toBe('VALID')
+
+    // The D1 files on disk (database, WAL, shared memory) hold no key in any form.
+    const files = readdirSync(state, { recursive: true, withFileTypes: true }).filter(f => f.isFile())
+    const sqlite = files.filter(f => f.name.endsWith('.sqlite') || f.name.includes('.sqlite-'))
+    expect(sqlite.length).toBeGreaterThan(0)
+    const bytes = Buffer.concat(files.map(f => readFileSync(join(f.parentPath, f.name))))
+    expect(bytes.includes(Buffer.from(OWNER))).toBe(true) // the licence's data is there…
+    const body = key!.slice(3).replace(/-/g, '')
+    for (const form of [key!, body, body.toLowerCase(), body.slice(0, 15), body.slice(10, 25)]) {
+      expect(bytes.includes(Buffer.from(form)), `key material on disk: ${form.slice(0, 5)}…`).toBe(false) // …its key is not
+    }
   })
 
   it('bad arguments: a one-line error on stderr, a non-zero exit, nothing on stdout', async () => {
