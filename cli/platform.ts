@@ -37,6 +37,8 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     configPath = join(dir, 'wrangler.toml')
     writeFileSync(configPath, toml)
   }
+  // Offline-friendly: no fetch of Cloudflare's Request.cf sample (miniflare uses a placeholder).
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
   // Loaded on demand: wrangler is heavy, and argument errors should answer without it.
   const { getPlatformProxy } = await import('wrangler')
   const proxy = await getPlatformProxy<AppEnv>({

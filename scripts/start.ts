@@ -17,7 +17,8 @@ const ADMIN_EMAIL = process.env.LM_ADMIN_EMAIL || 'admin@example.com'
 /** Where the local D1 lives (wrangler --persist-to); default .wrangler/state, like `wrangler dev`. */
 const PERSIST_TO = process.env.LM_PERSIST_TO ? resolve(process.env.LM_PERSIST_TO) : undefined
 const persistArgs = PERSIST_TO ? ['--persist-to', PERSIST_TO] : []
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NUXT_TELEMETRY_DISABLED: '1' }
+// Offline-friendly: no metrics, and no fetch of Cloudflare's Request.cf sample (a placeholder is used).
+const env = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', NUXT_TELEMETRY_DISABLED: '1' }
 
 function step(msg: string) {
   console.log(`\x1b[36m›\x1b[0m ${msg}`)

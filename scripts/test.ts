@@ -11,7 +11,7 @@ import { CHROMIUM } from '../tests/support/browser'
 import { ensureBuild } from './lib/build'
 
 const ROOT = resolve(import.meta.dirname, '..')
-const env = { ...process.env, NUXT_TELEMETRY_DISABLED: '1', WRANGLER_SEND_METRICS: 'false' }
+const env = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, NUXT_TELEMETRY_DISABLED: '1', WRANGLER_SEND_METRICS: 'false' }
 const timings: string[] = []
 
 function run(label: string, cmd: string, args: string[]) {

@@ -34,6 +34,7 @@ export interface TestWorker {
  */
 export async function startWorker(opts: { vars?: Record<string, string> } = {}): Promise<TestWorker> {
   process.env.WRANGLER_SEND_METRICS = 'false'
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
   const server = createTestHarness({
     root: ROOT,
     workers: [{
