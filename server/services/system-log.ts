@@ -3,7 +3,7 @@ import { alias } from 'drizzle-orm/sqlite-core'
 import type { z } from 'zod'
 import type { DB } from '../../db/client'
 import { eventGroup, events, licenses, users } from '../../db/schema'
-import { SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
+import { MAX_CHART_RANGE_MS, SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
 import { nowOf, type ServiceContext } from './context'
 import { ServiceError } from './errors'
 
@@ -140,6 +140,10 @@ export function chartWhere(scope: LogScope, input: ChartInput, from: Date, to: D
 export async function validationChart(ctx: ServiceContext, scope: LogScope, input: ChartInput) {
   const to = input.to ?? nowOf(ctx)
   const from = input.from ?? new Date(to.getTime() - 7 * DAY)
+  // The schema checks a range given in full; with one end defaulted, check it here.
+  if (from.getTime() > to.getTime() || to.getTime() - from.getTime() > MAX_CHART_RANGE_MS) {
+    throw new ServiceError('BAD_REQUEST', 'Pick a range of at most a year, "from" before "to"')
+  }
   const bucketMs = to.getTime() - from.getTime() <= 2 * DAY ? HOUR : DAY
   const where = chartWhere(scope, input, from, to)
   // A literal, not a bound parameter: D1 binds numbers as REAL, and integer division is the point here.

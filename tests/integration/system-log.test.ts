@@ -229,7 +229,10 @@ describe('validation chart', () => {
     const ofB = await admin.trpc.log.validationChart.query({ userId: b.id })
     expect(ofB.total).toBe(2)
     expect(ofB.buckets.reduce((n, x) => n + x.failed, 0)).toBe(2)
-    expect((await errorOf(admin.raw.query('log.validationChart', { from: new Date(0), to: new Date() }))).code).toBe('BAD_REQUEST')
+    for (const input of [{ from: new Date(0), to: new Date() }, { from: new Date(0) }, { from: new Date(Date.now() + 86_400_000) }, { licenseId: 'nope' }]) {
+      expect((await errorOf(admin.raw.query('log.validationChart', input))).code, JSON.stringify(input)).toBe('BAD_REQUEST')
+    }
+    expect((await errorOf(a.caller.raw.query('log.myValidationChart', { from: new Date(0) }))).code).toBe('BAD_REQUEST')
   })
 })
 
