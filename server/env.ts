@@ -14,6 +14,8 @@ export interface AppEnv {
   KEY_ENC_SECRET_PREVIOUS?: string
   SESSION_IDLE_MINUTES?: string
   SESSION_ABSOLUTE_HOURS?: string
+  /** Days the system log keeps events (default 90); older ones are pruned by the cron task. */
+  EVENT_RETENTION_DAYS?: string
 }
 
 export interface SessionSettings { idleMs: number, absoluteMs: number }

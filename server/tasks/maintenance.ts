@@ -2,10 +2,11 @@ import { createDB } from '../../db/client'
 import type { AppEnv } from '../env'
 import { offRequestContext } from '../services/context'
 import { pruneExpiredSessions } from '../services/sessions'
+import { pruneEvents, retentionDays } from '../services/system-log'
 
 /** Cron task (wrangler.toml [triggers]): housekeeping that never sits on a request path. */
 export default defineTask({
-  meta: { name: 'maintenance', description: 'Prune expired sessions' },
+  meta: { name: 'maintenance', description: 'Prune expired sessions and events past the retention' },
   async run({ context }) {
     const env = (context as { cloudflare?: { env: AppEnv } }).cloudflare?.env
     if (!env?.DB) return { result: 'no D1 binding' }
@@ -16,7 +17,9 @@ export default defineTask({
       audit: { ip: '', userAgent: 'cron', country: null },
     })
     const pruned = await pruneExpiredSessions(ctx)
+    // Bounded: 20 statements of 1,000 rows per run (every 5 minutes), so a backlog drains over a few runs.
+    const events = await pruneEvents(ctx, { days: retentionDays(env), batchSize: 1000, maxStatements: 20 })
     await settle()
-    return { result: `pruned ${pruned} sessions` }
+    return { result: `pruned ${pruned} sessions, ${events.deleted} events` }
   },
 })

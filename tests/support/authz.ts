@@ -57,6 +57,10 @@ export const PROCEDURES: ProcedureSpec[] = [
   { path: 'licenses.renew', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId, expiresIn: '30d' }), foreignInput: f => ({ id: f.ownerLicenseId, expiresIn: '1y' }) },
   { path: 'licenses.freeDevice', type: 'mutation', access: 'user', input: f => ({ id: f.ownerLicenseId, deviceId: 'dev_doesnotexist' }), foreignInput: f => ({ id: f.ownerLicenseId, deviceId: f.ownerDeviceId }) },
   { path: 'licenses.delete', type: 'mutation', access: 'user', input: f => ({ id: f.deletableLicenseId }), foreignInput: f => ({ id: f.ownerLicenseId }) },
+  { path: 'log.list', type: 'query', access: 'admin', input: f => ({ userId: f.ownerId, limit: 5 }) },
+  { path: 'log.mine', type: 'query', access: 'user', input: () => ({ limit: 5 }) },
+  { path: 'log.validationChart', type: 'query', access: 'admin', input: f => ({ userId: f.ownerId }) },
+  { path: 'log.myValidationChart', type: 'query', access: 'user', input: () => ({}) },
 ]
 
 export async function call(caller: Caller, spec: ProcedureSpec, input: unknown) {

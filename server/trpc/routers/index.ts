@@ -2,6 +2,7 @@ import { router } from '../init'
 import { accountRouter } from './account'
 import { authRouter } from './auth'
 import { licensesRouter } from './licenses'
+import { logRouter } from './log'
 import { usersRouter } from './users'
 
 export const appRouter = router({
@@ -9,6 +10,7 @@ export const appRouter = router({
   account: accountRouter,
   users: usersRouter,
   licenses: licensesRouter,
+  log: logRouter,
 })
 
 export type AppRouter = typeof appRouter

@@ -1,0 +1,199 @@
+import { and, desc, eq, gte, inArray, isNotNull, lt, lte, sql, type SQL } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/sqlite-core'
+import type { z } from 'zod'
+import type { DB } from '../../db/client'
+import { eventGroup, events, licenses, users } from '../../db/schema'
+import { MAX_CHART_RANGE_MS, SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
+import { nowOf, type ServiceContext } from './context'
+import { ServiceError } from './errors'
+
+/** Whose events: admins (and the CLI/cron) all; a user only those they own — in the WHERE clause. */
+export type LogScope = { ownerId: string } | { all: true }
+
+export type LogListInput = z.output<typeof listLogSchema>
+export interface LogPage { limit: number, cursor?: string }
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, c => `\\${c}`)
+
+/** An opaque keyset cursor: "<created_at ms>:<id>" of the last row of the previous page. */
+export function encodeCursor(row: { createdAt: Date, id: string }): string {
+  return `${row.createdAt.getTime()}:${row.id}`
+}
+
+function decodeCursor(cursor: string): { ms: number, id: string } {
+  const [ms, id] = cursor.split(':')
+  const n = Number(ms)
+  if (!id || !Number.isSafeInteger(n)) throw new ServiceError('BAD_REQUEST', 'Invalid cursor')
+  return { ms: n, id }
+}
+
+const newestFirst = [desc(events.createdAt), desc(events.id)]
+
+/** Every filter but the user one, as one AND (undefined parts are dropped). */
+function filterWhere(scope: LogScope, f: Omit<LogFilter, 'userId'>, cursor?: string): SQL | undefined {
+  const term = f.search ? `%${escapeLike(f.search)}%` : null
+  const c = cursor ? decodeCursor(cursor) : null
+  return and(
+    'ownerId' in scope ? eq(events.ownerId, scope.ownerId) : undefined,
+    f.group ? sql`${eventGroup} = ${f.group}` : undefined,
+    f.type ? eq(events.type, f.type) : undefined,
+    f.outcome ? eq(events.outcome, f.outcome) : undefined,
+    f.licenseId ? eq(events.subjectId, f.licenseId) : undefined,
+    f.ip ? eq(events.ip, f.ip) : undefined,
+    f.from ? gte(events.createdAt, f.from) : undefined,
+    f.to ? lte(events.createdAt, f.to) : undefined,
+    term
+      ? sql`(${events.type} like ${term} escape '\\' or ${events.ip} like ${term} escape '\\' or ${events.userAgent} like ${term} escape '\\' or ${events.detail} like ${term} escape '\\')`
+      : undefined,
+    c ? sql`(${events.createdAt}, ${events.id}) < (${c.ms}, ${c.id})` : undefined,
+  )
+}
+
+const actor = alias(users, 'actor')
+const owner = alias(users, 'owner')
+
+/**
+ * One page of the log, newest first: the query the service runs (exported so a test can EXPLAIN it).
+ * A user filter (owner OR actor) is two index range reads, each limited, merged by id — an OR across
+ * two columns would otherwise sort every matching row.
+ */
+export function logPageQuery(db: DB, scope: LogScope, f: LogFilter, page: LogPage) {
+  const base = filterWhere(scope, f, page.cursor)
+  const take = page.limit + 1
+  let where = base
+  if (f.userId) {
+    const branch = (col: typeof events.ownerId | typeof events.actorId) => db.select({ id: events.id }).from(events)
+      .where(and(base, eq(col, f.userId!))).orderBy(...newestFirst).limit(take)
+    where = and(base, sql`${events.id} in (select "id" from ${branch(events.ownerId)} union select "id" from ${branch(events.actorId)})`)
+  }
+  return db.select({
+    id: events.id,
+    createdAt: events.createdAt,
+    type: events.type,
+    actorType: events.actorType,
+    actorId: events.actorId,
+    actorEmail: actor.email,
+    subjectType: events.subjectType,
+    subjectId: events.subjectId,
+    ownerId: events.ownerId,
+    ownerEmail: owner.email,
+    ip: events.ip,
+    userAgent: events.userAgent,
+    country: events.country,
+    outcome: events.outcome,
+    detail: events.detail,
+  })
+    .from(events)
+    .leftJoin(actor, eq(actor.id, events.actorId))
+    .leftJoin(owner, eq(owner.id, events.ownerId))
+    .where(where)
+    .orderBy(...newestFirst)
+    .limit(take)
+}
+
+export type LogItem = Awaited<ReturnType<typeof listLog>>['items'][number]
+
+export async function listLog(ctx: ServiceContext, scope: LogScope, f: LogFilter, page: LogPage) {
+  const rows = await logPageQuery(ctx.db, scope, f, page)
+  const items = rows.slice(0, page.limit).map(r => ({
+    ...r,
+    // A user sees who acted on their data by kind (admin, api, …), another person's email only if it is theirs.
+    actorEmail: 'ownerId' in scope && r.actorId !== scope.ownerId ? null : r.actorEmail,
+  }))
+  const last = items.at(-1)
+  return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null }
+}
+
+/** Every page of a filter, in chunks (the CSV export streams these). */
+export async function* allLogPages(ctx: ServiceContext, scope: LogScope, f: LogFilter, chunk = 500) {
+  let cursor: string | undefined
+  for (;;) {
+    const page = await listLog(ctx, scope, f, { limit: chunk, cursor })
+    yield page.items
+    if (!page.nextCursor) return
+    cursor = page.nextCursor
+  }
+}
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+const succeeded = sql`${events.outcome} in (${sql.join(SUCCESS_OUTCOMES.map(o => sql`${o}`), sql`, `)})`
+
+export type ChartInput = z.output<typeof validationChartSchema> | z.output<typeof myValidationChartSchema>
+
+/** The chart's WHERE (exported for the query-plan test). */
+export function chartWhere(scope: LogScope, input: ChartInput, from: Date, to: Date): SQL | undefined {
+  return and(
+    sql`${eventGroup} = 'validations'`,
+    gte(events.createdAt, from),
+    lte(events.createdAt, to),
+    'ownerId' in scope ? eq(events.ownerId, scope.ownerId) : undefined,
+    'userId' in input && input.userId ? eq(events.ownerId, input.userId) : undefined,
+    input.licenseId ? eq(events.subjectId, input.licenseId) : undefined,
+  )
+}
+
+/**
+ * Validation calls over time (succeeded vs failed per hour, or per day past two days), with the
+ * top IPs and the licences with most failures in the range. Never key material: a licence is its id and label.
+ */
+export async function validationChart(ctx: ServiceContext, scope: LogScope, input: ChartInput) {
+  const to = input.to ?? nowOf(ctx)
+  const from = input.from ?? new Date(to.getTime() - 7 * DAY)
+  // The schema checks a range given in full; with one end defaulted, check it here.
+  if (from.getTime() > to.getTime() || to.getTime() - from.getTime() > MAX_CHART_RANGE_MS) {
+    throw new ServiceError('BAD_REQUEST', 'Pick a range of at most a year, "from" before "to"')
+  }
+  const bucketMs = to.getTime() - from.getTime() <= 2 * DAY ? HOUR : DAY
+  const where = chartWhere(scope, input, from, to)
+  // A literal, not a bound parameter: D1 binds numbers as REAL, and integer division is the point here.
+  const size = sql.raw(String(bucketMs))
+  const bucket = sql<number>`(${events.createdAt} / ${size}) * ${size}`
+  const [counts, ips, failing] = await ctx.db.batch([
+    ctx.db.select({ bucket, succeeded: sql<number>`sum(${succeeded})`, total: sql<number>`count(*)` })
+      .from(events).where(where).groupBy(bucket),
+    ctx.db.select({ ip: events.ip, total: sql<number>`count(*)`, failed: sql<number>`sum(not ${succeeded})` })
+      .from(events).where(and(where, isNotNull(events.ip))).groupBy(events.ip).orderBy(desc(sql`count(*)`), events.ip).limit(5),
+    ctx.db.select({ licenseId: events.subjectId, label: licenses.label, failed: sql<number>`count(*)` })
+      .from(events).leftJoin(licenses, eq(licenses.id, events.subjectId))
+      .where(and(where, isNotNull(events.subjectId), sql`not ${succeeded}`))
+      .groupBy(events.subjectId, licenses.label).orderBy(desc(sql`count(*)`), events.subjectId).limit(5),
+  ])
+  const byBucket = new Map(counts.map(c => [Number(c.bucket), c]))
+  const buckets: { at: Date, succeeded: number, failed: number }[] = []
+  for (let t = Math.floor(from.getTime() / bucketMs) * bucketMs; t <= to.getTime(); t += bucketMs) {
+    const c = byBucket.get(t)
+    buckets.push({ at: new Date(t), succeeded: Number(c?.succeeded ?? 0), failed: Number(c ? c.total - c.succeeded : 0) })
+  }
+  return {
+    from,
+    to,
+    bucket: bucketMs === HOUR ? 'hour' as const : 'day' as const,
+    buckets,
+    total: buckets.reduce((n, b) => n + b.succeeded + b.failed, 0),
+    topIps: ips.map(r => ({ ip: r.ip!, total: Number(r.total), failed: Number(r.failed) })),
+    topFailingLicenses: failing.map(r => ({ licenseId: r.licenseId!, label: r.label ?? null, failed: Number(r.failed) })),
+  }
+}
+
+/** Delete events older than the retention, in bounded batches (one statement per batch, at most maxStatements per run). */
+export async function pruneEvents(ctx: ServiceContext, opts: { days: number, batchSize?: number, maxStatements?: number }) {
+  const batchSize = opts.batchSize ?? 1000
+  const maxStatements = opts.maxStatements ?? 20
+  const cutoff = new Date(nowOf(ctx).getTime() - opts.days * DAY)
+  let deleted = 0
+  for (let i = 0; i < maxStatements; i++) {
+    const old = ctx.db.select({ id: events.id }).from(events).where(lt(events.createdAt, cutoff)).limit(batchSize)
+    const gone = await ctx.db.delete(events).where(inArray(events.id, old)).returning({ id: events.id })
+    deleted += gone.length
+    if (gone.length < batchSize) break
+  }
+  return { deleted, cutoff }
+}
+
+/** EVENT_RETENTION_DAYS from wrangler.toml [vars]; 90 when unset or not a positive number. */
+export function retentionDays(env: { EVENT_RETENTION_DAYS?: string }): number {
+  const n = Number(env.EVENT_RETENTION_DAYS)
+  return Number.isFinite(n) && n > 0 ? n : 90
+}
+
