@@ -4,6 +4,7 @@ import { devices, events, licenses, users, type License } from '../../db/schema'
 import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
 import { addDuration, parseDuration } from '../lib/duration'
 import { decryptKey, encryptKey, generateKey, keyDigest, normalizeKey } from '../lib/keys'
+import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
@@ -81,12 +82,11 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
 
 export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof listLicensesSchema>) {
   const now = nowOf(ctx)
-  const term = input.search ? `%${input.search.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%` : null
+  const term = input.search ? containsPattern(input.search.toLowerCase()) : null
   let cursor: SQL | undefined
   if (input.cursor) {
-    const [ms, id] = input.cursor.split(':')
-    const at = new Date(Number(ms))
-    if (!id || Number.isNaN(at.getTime())) throw new ServiceError('BAD_REQUEST', 'Invalid cursor')
+    const { ms, id } = decodeCursor(input.cursor)
+    const at = new Date(ms)
     cursor = or(lt(licenses.createdAt, at), and(eq(licenses.createdAt, at), lt(licenses.id, id)))
   }
   const statusFilter = input.status === 'suspended'
@@ -113,7 +113,7 @@ export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, inp
   const last = page.at(-1)?.license
   return {
     items: page.map(r => licenseView(r.license, { devicesUsed: r.devicesUsed, ownerEmail: r.ownerEmail }, now)),
-    nextCursor: rows.length > input.limit && last ? `${last.createdAt.getTime()}:${last.id}` : null,
+    nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null,
   }
 }
 

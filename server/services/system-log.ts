@@ -4,6 +4,7 @@ import type { z } from 'zod'
 import type { DB } from '../../db/client'
 import { eventGroup, events, licenses, users } from '../../db/schema'
 import { MAX_CHART_RANGE_MS, SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
+import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { nowOf, type ServiceContext } from './context'
 import { ServiceError } from './errors'
 
@@ -13,25 +14,11 @@ export type LogScope = { ownerId: string } | { all: true }
 export type LogListInput = z.output<typeof listLogSchema>
 export interface LogPage { limit: number, cursor?: string }
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, c => `\\${c}`)
-
-/** An opaque keyset cursor: "<created_at ms>:<id>" of the last row of the previous page. */
-export function encodeCursor(row: { createdAt: Date, id: string }): string {
-  return `${row.createdAt.getTime()}:${row.id}`
-}
-
-function decodeCursor(cursor: string): { ms: number, id: string } {
-  const [ms, id] = cursor.split(':')
-  const n = Number(ms)
-  if (!id || !Number.isSafeInteger(n)) throw new ServiceError('BAD_REQUEST', 'Invalid cursor')
-  return { ms: n, id }
-}
-
 const newestFirst = [desc(events.createdAt), desc(events.id)]
 
 /** Every filter but the user one, as one AND (undefined parts are dropped). */
 function filterWhere(scope: LogScope, f: Omit<LogFilter, 'userId'>, cursor?: string): SQL | undefined {
-  const term = f.search ? `%${escapeLike(f.search)}%` : null
+  const term = f.search ? containsPattern(f.search) : null
   const c = cursor ? decodeCursor(cursor) : null
   return and(
     'ownerId' in scope ? eq(events.ownerId, scope.ownerId) : undefined,

@@ -3,6 +3,7 @@ import type { z } from 'zod'
 import { users, type User } from '../../db/schema'
 import type { createUserSchema, listUsersSchema, updateUserSchema } from '../../shared/schemas/users'
 import { hashPassword, verifyPassword } from '../lib/passwords'
+import { containsPattern } from '../lib/paging'
 import { generatePassword, newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
@@ -47,7 +48,7 @@ export async function findUserByEmail(ctx: ServiceContext, email: string) {
 
 export async function listUsers(ctx: ServiceContext, input: z.output<typeof listUsersSchema>) {
   const now = nowOf(ctx)
-  const term = input.search ? `%${input.search.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%` : null
+  const term = input.search ? containsPattern(input.search.toLowerCase()) : null
   const rows = await ctx.db
     .select({
       user: users,
