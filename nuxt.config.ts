@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url'
+
 // https://nuxt.com/docs/api/configuration/nuxt-config
 export default defineNuxtConfig({
   compatibilityDate: '2026-11-01',
@@ -27,6 +29,8 @@ export default defineNuxtConfig({
   alias: { '#db': '../db' },
   nitro: {
     preset: 'cloudflare-module',
+    // Our own Worker entry: serves /api/v1 before Nitro and exports the RateLimiter Durable Object.
+    entry: fileURLToPath(new URL('./server/entry.ts', import.meta.url)),
     cloudflare: { nodeCompat: true, deployConfig: false },
     experimental: { tasks: true },
     // Keep in sync with [triggers] in wrangler.toml.

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createDB } from '../db/client'
@@ -19,6 +19,16 @@ export interface PlatformOptions {
   secretsFile?: string
 }
 
+/** A TOML text without the tables (and arrays of tables) whose header is one of `headers`. */
+export function withoutTomlTables(toml: string, headers: string[]): string {
+  let skipping = false
+  return toml.split('\n').filter((line) => {
+    const t = line.trim()
+    if (t.startsWith('[')) skipping = headers.includes(t)
+    return !skipping
+  }).join('\n')
+}
+
 /**
  * The D1 binding the CLI works on, through wrangler's platform proxy: the same local D1 that
  * `npm start` serves (.wrangler/state/v3/d1), or with --remote the deployed database.
@@ -27,16 +37,17 @@ export async function openPlatform(opts: PlatformOptions = {}) {
   const secretsFile = opts.secretsFile === undefined ? undefined : resolve(opts.secretsFile)
   // wrangler silently skips a missing env file: that would mean other secrets, so refuse.
   if (secretsFile && !existsSync(secretsFile)) throw new Error(`no such secrets file: ${opts.secretsFile}`)
-  let configPath = join(ROOT, 'wrangler.toml')
-  if (opts.remote) {
-    // Mark the D1 binding remote in a temporary copy of the config (wrangler remote bindings).
-    const dir = mkdtempSync(join(tmpdir(), 'lm-remote-'))
-    const toml = readFileSync(configPath, 'utf8').replace(/(migrations_dir\s*=.*)/, '$1\nremote = true')
-      .replace(/^main\s*=.*$/m, `main = "${join(ROOT, '.output/server/index.mjs')}"`)
-      .replace(/^directory\s*=.*$/m, `directory = "${join(ROOT, '.output/public')}"`)
-    configPath = join(dir, 'wrangler.toml')
-    writeFileSync(configPath, toml)
-  }
+  // A temporary copy of the config: absolute paths, no Durable Objects (the CLI uses none, and
+  // wrangler's proxy cannot run a class exported by the built worker), D1 marked remote with --remote.
+  let toml = withoutTomlTables(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'), ['[[durable_objects.bindings]]', '[[migrations]]'])
+    .replace(/^main\s*=.*$/m, `main = "${join(ROOT, '.output/server/index.mjs')}"`)
+    .replace(/^directory\s*=.*$/m, `directory = "${join(ROOT, '.output/public')}"`)
+    .replace(/^migrations_dir\s*=.*$/m, `migrations_dir = "${join(ROOT, 'db/migrations')}"`)
+  // Mark the D1 binding remote (wrangler remote bindings).
+  if (opts.remote) toml = toml.replace(/(migrations_dir\s*=.*)/, '$1\nremote = true')
+  const configDir = mkdtempSync(join(tmpdir(), 'lm-cli-'))
+  const configPath = join(configDir, 'wrangler.toml')
+  writeFileSync(configPath, toml)
   // Offline-friendly: no fetch of Cloudflare's Request.cf sample (miniflare uses a placeholder).
   process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
   // Loaded on demand: wrangler is heavy, and argument errors should answer without it.
@@ -50,7 +61,10 @@ export async function openPlatform(opts: PlatformOptions = {}) {
   })
   return {
     env: proxy.env,
-    dispose: () => proxy.dispose(),
+    dispose: async () => {
+      await proxy.dispose()
+      rmSync(configDir, { recursive: true, force: true })
+    },
     /** A service context for a CLI actor; `settle()` awaits background work before exit. */
     context(actor: Actor = { type: 'cli', id: null }) {
       return offRequestContext({

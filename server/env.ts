@@ -1,4 +1,5 @@
-import type { D1Database } from '@cloudflare/workers-types'
+import type { D1Database, DurableObjectNamespace } from '@cloudflare/workers-types'
+import type { RateLimiter } from './durable/rate-limiter'
 
 /** Bindings, vars (wrangler.toml) and secrets (.dev.vars / wrangler secret) the worker sees. */
 export interface AppEnv {
@@ -16,6 +17,16 @@ export interface AppEnv {
   SESSION_ABSOLUTE_HOURS?: string
   /** Days the system log keeps events (default 90); older ones are pruned by the cron task. */
   EVENT_RETENTION_DAYS?: string
+  /** The rate limiter Durable Object (wrangler.toml [[durable_objects.bindings]]). */
+  RATE_LIMITER?: DurableObjectNamespace<RateLimiter>
+  /** Public API calls per window for one developer's licences, unless set per user (default 600). */
+  RATE_LIMIT_PER_MINUTE?: string
+  /** Length of that window in seconds (default 60; shortened by tests). */
+  RATE_LIMIT_WINDOW_SECONDS?: string
+  /** Brute force: more than this many NOT_FOUND answers to one IP … (default 20) */
+  BRUTE_FORCE_MAX_NOT_FOUND?: string
+  /** … within this many seconds blocks it until the window passes (default 600). */
+  BRUTE_FORCE_WINDOW_SECONDS?: string
 }
 
 export interface SessionSettings { idleMs: number, absoluteMs: number }

@@ -1,6 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { devices, licenses } from '../../db/schema'
 import { keyDigest, normalizeKey } from '../lib/keys'
+import { rateLimitedError } from '../lib/rate-limit'
+import type { IpState, UserDecision } from '../durable/rate-limiter'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { recordEvent, recordEventIfChanged } from './events'
@@ -22,6 +24,14 @@ interface Found {
   metadata: Record<string, unknown>
   used: number
   hasDevice: number
+  /** The owner's per-minute limit (null: the installation default). */
+  limit: number | null
+}
+
+/** The rate limits a REST call is subject to (server/lib/rate-limit.ts); absent for internal callers. */
+export interface CallLimiter {
+  admit: (ownerId: string, perMinute: number | null) => Promise<UserDecision>
+  notFound: () => Promise<IpState>
 }
 
 /** The licence behind key digests, with its device count and whether `fingerprint` is active: ONE indexed read. */
@@ -37,10 +47,11 @@ export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerp
     hasDevice: fingerprint === undefined
       ? sql<number>`0`
       : sql<number>`exists(select 1 from devices d where d.license_id = licenses.id and d.fingerprint = ${fingerprint})`,
+    limit: sql<number | null>`(select u.verify_limit_per_minute from users u where u.id = licenses.owner_id)`,
   }).from(licenses).where(digests.length === 1 ? eq(licenses.keyDigest, digests[0]!) : sql`${licenses.keyDigest} in (${digests[0]}, ${digests[1]})`).limit(1)
 }
 
-async function lookup(ctx: ServiceContext, key: string, fingerprint: string | undefined): Promise<Found | null> {
+async function find(ctx: ServiceContext, key: string, fingerprint: string | undefined): Promise<Found | null> {
   const body = normalizeKey(key)
   if (!body) return null // wrong length, alphabet or check symbol: no database read
   const digests = [await keyDigest(ctx.env.KEY_HMAC_SECRET, body)]
@@ -48,6 +59,42 @@ async function lookup(ctx: ServiceContext, key: string, fingerprint: string | un
   if (ctx.env.KEY_HMAC_SECRET_PREVIOUS) digests.push(await keyDigest(ctx.env.KEY_HMAC_SECRET_PREVIOUS, body))
   const [row] = await lookupQuery(ctx.db, digests, fingerprint)
   return row ?? null
+}
+
+/**
+ * The licence behind a key, with the rate limits applied: a found licence counts against its
+ * owner's limit (429 when over it, before any change is made); a NOT_FOUND counts against the
+ * caller's IP (brute-force guard). Refusals and blocks are recorded once, not per call.
+ */
+async function lookup(ctx: ServiceContext, route: string, key: string, fingerprint: string | undefined, limiter?: CallLimiter): Promise<Found | null> {
+  const l = await find(ctx, key, fingerprint)
+  if (!limiter) return l
+  if (!l) {
+    const s = await limiter.notFound()
+    if (s.justBlocked) {
+      ctx.waitUntil(recordEvent(ctx, {
+        type: 'validation.ip_blocked',
+        outcome: 'BLOCKED',
+        detail: { route, notFoundAnswers: s.limit + 1, windowSeconds: s.windowSeconds, blockedForSeconds: Math.ceil(s.resetMs / 1000) },
+      }).run())
+    }
+    return null
+  }
+  const d = await limiter.admit(l.ownerId, l.limit)
+  if (!d.allowed) {
+    if (d.firstRefusal) {
+      ctx.waitUntil(recordEvent(ctx, {
+        type: 'validation.rate_limited',
+        outcome: 'RATE_LIMITED',
+        subjectType: 'license',
+        subjectId: l.id,
+        ownerId: l.ownerId,
+        detail: { route, limit: d.limit, windowSeconds: d.windowSeconds },
+      }).run())
+    }
+    throw rateLimitedError(d, `Rate limit of ${d.limit} calls per ${d.windowSeconds} s reached for this developer's keys`)
+  }
+  return l
 }
 
 function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
@@ -70,9 +117,9 @@ function recordCall(ctx: ServiceContext, route: string, code: string, l: Found |
   }).run())
 }
 
-export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string }) {
+export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string }, limiter?: CallLimiter) {
   const now = nowOf(ctx)
-  const l = await lookup(ctx, input.key, input.fingerprint)
+  const l = await lookup(ctx, 'verify', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'verify', 'NOT_FOUND', null)
     return { valid: false, status: 'inactive' as const, code: 'NOT_FOUND' as VerifyCode }
@@ -88,9 +135,9 @@ export async function verifyLicense(ctx: ServiceContext, input: { key: string, f
   }
 }
 
-export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string }) {
+export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string }, limiter?: CallLimiter) {
   const now = nowOf(ctx)
-  const l = await lookup(ctx, input.key, input.fingerprint)
+  const l = await lookup(ctx, 'activate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'activate', 'NOT_FOUND', null)
     return { activated: false, code: 'NOT_FOUND' as ActivateCode }
@@ -125,8 +172,8 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   return { activated: code !== 'DEVICE_LIMIT_REACHED', code, devices: devicesOf(l, after.used) }
 }
 
-export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string }) {
-  const l = await lookup(ctx, input.key, input.fingerprint)
+export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string }, limiter?: CallLimiter) {
+  const l = await lookup(ctx, 'deactivate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'deactivate', 'NOT_FOUND', null)
     return { deactivated: false, code: 'NOT_FOUND' as DeactivateCode }

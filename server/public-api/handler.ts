@@ -1,0 +1,111 @@
+import type { DurableObjectNamespace } from '@cloudflare/workers-types'
+import { createDB } from '../../db/client'
+import type { RateLimiter } from '../durable/rate-limiter'
+import type { AppEnv } from '../env'
+import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, MAX_BODY_BYTES, parseBody, ROUTES, type Route } from '../lib/public-api'
+import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
+import type { ServiceContext } from '../services/context'
+import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
+
+/**
+ * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate}.
+ * Served straight from the Worker's fetch entry (server/entry.ts), before Nitro, h3, the renderer
+ * or tRPC see the request: route → brute-force gate (before the body is read) → body → service.
+ * Unknown paths under /api/v1 are ROUTE_NOT_FOUND in the same error shape.
+ */
+export function isPublicApiPath(pathname: string): boolean {
+  return pathname === '/api/v1' || pathname.startsWith('/api/v1/')
+}
+
+const ROUTE_RE = /^\/api\/v1\/licenses\/([a-z]+)\/?$/
+
+/** Read at most MAX_BODY_BYTES of a body; more is 413 (also when Content-Length lies or is absent). */
+async function readBody(request: Request): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? 0)
+  if (declared > MAX_BODY_BYTES) throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > MAX_BODY_BYTES) {
+      void reader.cancel().catch(() => {})
+      throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
+    }
+    chunks.push(value)
+  }
+  if (chunks.length === 1) return new TextDecoder().decode(chunks[0])
+  const all = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    all.set(c, at)
+    at += c.byteLength
+  }
+  return new TextDecoder().decode(all)
+}
+
+let warnedNoLimiter = false
+
+export async function handlePublicApi(request: Request, env: AppEnv, waitUntil: (p: Promise<unknown>) => void, pathname = new URL(request.url).pathname): Promise<Response> {
+  let limiter: RequestLimiter | null = null
+  try {
+    const match = ROUTE_RE.exec(pathname)
+    const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null
+    if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
+    if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
+
+    const ip = (request.headers.get('cf-connecting-ip') ?? '').trim().slice(0, 64)
+    const ns = env.RATE_LIMITER as DurableObjectNamespace<RateLimiter> | undefined
+    if (ns) {
+      limiter = new RequestLimiter(ns, rateLimitSettings(env), ip)
+      await limiter.gate() // a blocked IP is refused before anything else, its body unread
+    }
+    else if (!warnedNoLimiter) {
+      warnedNoLimiter = true
+      console.warn('RATE_LIMITER binding missing: public API rate limits are off (see wrangler.toml)')
+    }
+
+    if (request.method !== 'POST') throw new ApiError('METHOD_NOT_ALLOWED', 'Use POST', { allow: 'POST, OPTIONS' })
+    if (!isJsonContentType(request.headers.get('content-type'))) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json')
+    const text = await readBody(request)
+    if (!text) throw new ApiError('BAD_REQUEST', 'Body is empty')
+    const fields = parseBody(route, text)
+
+    const cf = (request as { cf?: { country?: unknown } }).cf
+    const ctx: ServiceContext = {
+      db: createDB(env.DB),
+      env,
+      actor: { type: 'api', id: null },
+      audit: {
+        ip,
+        userAgent: (request.headers.get('user-agent') ?? '').slice(0, 512),
+        country: typeof cf?.country === 'string' ? cf.country : null,
+      },
+      waitUntil: p => waitUntil(p.catch(logBackgroundError)),
+    }
+    const lim = limiter ?? undefined
+    let body: unknown
+    switch (route) {
+      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint }, lim); break
+      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name }, lim); break
+      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint! }, lim); break
+    }
+    return json(200, body, limiter?.state ? rateLimitHeaders(limiter.state) : {})
+  }
+  catch (error) {
+    if (error instanceof ApiError) {
+      // 429s carry their own headers; other errors carry the limit that applied, if any.
+      if (error.code !== 'RATE_LIMITED' && limiter?.state) Object.assign(error.headers, rateLimitHeaders(limiter.state))
+      return errorResponse(error)
+    }
+    console.error('public API error:', error instanceof Error ? error.message : 'unknown')
+    return errorResponse(new ApiError('INTERNAL', 'Something went wrong on our side'))
+  }
+}
+
+function logBackgroundError(error: unknown) {
+  console.error('background task failed:', error instanceof Error ? error.message : 'unknown error')
+}
