@@ -83,6 +83,14 @@ describe('system log end to end (headless Chromium, built worker, real D1)', () 
       const ips = await page.getByTestId('log-ip-cell').allTextContents()
       return ips.length > 0 && ips.every(t => t.trim() === IP_B) ? ips.length : -1
     }, { timeout: 10_000 }).toBe(3)
+    // The filter is in the URL: a reload (or a shared link) shows the same filtered view.
+    await page.waitForURL(url => url.searchParams.get('ip') === IP_B)
+    await page.reload()
+    await expect.poll(() => page.getByTestId('log-ip').inputValue()).toBe(IP_B)
+    await expect.poll(async () => {
+      const ips = await page.getByTestId('log-ip-cell').allTextContents()
+      return ips.length > 0 && ips.every(t => t.trim() === IP_B) ? ips.length : -1
+    }, { timeout: 10_000 }).toBe(3)
   })
 
   it('Export CSV links to the export of the current filter, which downloads those rows only', async () => {
