@@ -56,8 +56,8 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     configPath,
     persist: opts.remote ? false : { path: join(opts.persistTo ?? join(ROOT, '.wrangler/state'), 'v3') },
     remoteBindings: !!opts.remote,
-    // [] = the project's .dev.vars only (no .env, no process.env); a file = that file only.
-    envFiles: secretsFile ? [secretsFile] : [],
+    // The project's .dev.vars (the config copy lives elsewhere), or the given file only.
+    envFiles: [secretsFile ?? join(ROOT, '.dev.vars')],
   })
   return {
     env: proxy.env,

@@ -4,36 +4,41 @@ import type { DurableObjectState } from '@cloudflare/workers-types'
 import { DurableObject } from 'cloudflare:workers'
 
 /**
- * The rate limiter: one Durable Object instance per subject — `user:<id>` for a developer's
- * per-minute limit, `ip:<address>` for the brute-force guard. A Durable Object is single-threaded
- * and globally unique per name, so counts are exact (never approximate, never per-location), and
- * the state lives in the object's memory with a copy in its own storage (docs/rate-limits.md).
- *
- * Methods are called over Workers RPC from the public API handler (server/public-api/).
+ * The rate limiter: the authority on the public API's limits, one instance per subject —
+ * `user:<id>` for a developer's per-window count, `ip:<address>` for the brute-force guard. A
+ * Durable Object is single-threaded and unique per name worldwide, so its counts are exact and
+ * global (never per location). State lives in memory, with a copy in the object's own storage
+ * so an evicted object resumes its windows. Called over Workers RPC by server/lib/rate-limit.ts,
+ * which batches counts and caches verdicts per isolate (docs/rate-limits.md).
  */
 
 /** Per developer: a fixed window that opens with the first counted call. */
 interface UserWindow { start: number, count: number, refused: number }
 
-export interface LimitState {
-  /** The policy: `limit` units per `windowSeconds`. */
-  limit: number
-  windowSeconds: number
-  remaining: number
-  /** Milliseconds until the window resets (or the block lifts). */
-  resetMs: number
+export interface WindowState {
+  /** Calls counted in the current window (served calls only). */
+  count: number
+  /** When the current window ends (epoch ms). */
+  resetAt: number
 }
 
-export interface UserDecision extends LimitState {
+export interface UserDecision extends WindowState {
   allowed: boolean
   /** The first refusal of this window (recorded once in the system log, not per refused call). */
   firstRefusal: boolean
 }
 
-export interface IpState extends LimitState {
+export interface IpState {
+  /** NOT_FOUND answers still inside the window. */
+  count: number
+  /** The IP was already blocked before this call (the call must be refused, not answered). */
+  wasBlocked: boolean
+  /** Blocked now (after counting this answer, if it was counted). */
   blocked: boolean
-  /** This very NOT_FOUND answer pushed the IP over the threshold. */
+  /** This very answer pushed the IP over the threshold. */
   justBlocked: boolean
+  /** Blocked: when the block lifts. Otherwise: when the oldest counted answer leaves the window. */
+  resetAt: number
 }
 
 const USER_KEY = 'user-window'
@@ -52,61 +57,54 @@ export class RateLimiter extends DurableObject {
     })
   }
 
+  private current(windowSeconds: number, now: number): UserWindow {
+    const w = this.window
+    if (w && now < w.start + windowSeconds * 1000) return w
+    return (this.window = { start: now, count: 0, refused: 0 })
+  }
+
+  private save() {
+    // Not awaited, allowUnconfirmed: answers never wait for the disk.
+    void this.ctx.storage.put(USER_KEY, this.window, { allowUnconfirmed: true })
+  }
+
+  /** Count `n` calls that were already served (a batch from one isolate). */
+  record(windowSeconds: number, n: number): WindowState {
+    const w = this.current(windowSeconds, Date.now())
+    w.count += n
+    this.save()
+    return { count: w.count, resetAt: w.start + windowSeconds * 1000 }
+  }
+
   /**
-   * Count one call against a developer's limit. Refused calls do not count. The window opens
-   * with the first call after the previous one has ended and lasts `windowSeconds`.
+   * Decide one call exactly: first count `served` calls the isolate already answered, then admit
+   * the call if the window has room. Refused calls do not count.
    */
-  hit(limit: number, windowSeconds: number): UserDecision {
-    const now = Date.now()
-    const windowMs = windowSeconds * 1000
-    let w = this.window
-    if (!w || now >= w.start + windowMs) w = { start: now, count: 0, refused: 0 }
+  hit(limit: number, windowSeconds: number, served: number): UserDecision {
+    const w = this.current(windowSeconds, Date.now())
+    w.count += served
     const allowed = w.count < limit
     if (allowed) w.count++
     else w.refused++
-    this.window = w
-    // Memory is the truth while the object lives; storage survives an eviction. Not awaited, and
-    // allowUnconfirmed: the answer does not wait for the disk.
-    void this.ctx.storage.put(USER_KEY, w, { allowUnconfirmed: true })
-    return {
-      allowed,
-      firstRefusal: !allowed && w.refused === 1,
-      limit,
-      windowSeconds,
-      remaining: Math.max(0, limit - w.count),
-      resetMs: w.start + windowMs - now,
-    }
+    this.save()
+    return { allowed, firstRefusal: !allowed && w.refused === 1, count: w.count, resetAt: w.start + windowSeconds * 1000 }
   }
 
-  private ipState(max: number, windowSeconds: number, now: number): IpState {
-    const windowMs = windowSeconds * 1000
-    this.notFound = this.notFound.filter(t => t > now - windowMs)
-    const n = this.notFound.length
-    const blocked = n > max
-    return {
-      blocked,
-      justBlocked: false,
-      limit: max,
-      windowSeconds,
-      remaining: Math.max(0, max - n),
-      // Blocked: until the oldest answer leaves the window. Otherwise: when the oldest one would.
-      resetMs: n > 0 ? this.notFound[0]! + windowMs - now : windowMs,
-    }
-  }
-
-  /** Brute-force guard, asked before a request body is read: is this IP blocked? (No write.) */
-  check(max: number, windowSeconds: number): IpState {
-    return this.ipState(max, windowSeconds, Date.now())
-  }
-
-  /** Record one NOT_FOUND answer for this IP; the answer that exceeds `max` starts the block. */
+  /**
+   * A NOT_FOUND answer for this IP, asked before it is sent: an IP already blocked is refused
+   * (and not counted); otherwise the answer counts, and the one that exceeds `max` starts the block.
+   */
   recordNotFound(max: number, windowSeconds: number): IpState {
     const now = Date.now()
-    const before = this.ipState(max, windowSeconds, now)
-    this.notFound.push(now)
-    if (this.notFound.length > max + 1) this.notFound.splice(0, this.notFound.length - (max + 1))
-    void this.ctx.storage.put(IP_KEY, this.notFound, { allowUnconfirmed: true })
-    const after = this.ipState(max, windowSeconds, now)
-    return { ...after, justBlocked: !before.blocked && after.blocked }
+    const windowMs = windowSeconds * 1000
+    this.notFound = this.notFound.filter(t => t > now - windowMs)
+    const wasBlocked = this.notFound.length > max
+    if (!wasBlocked) {
+      this.notFound.push(now)
+      void this.ctx.storage.put(IP_KEY, this.notFound, { allowUnconfirmed: true })
+    }
+    const count = this.notFound.length
+    const blocked = count > max
+    return { count, wasBlocked, blocked, justBlocked: blocked && !wasBlocked, resetAt: this.notFound[0]! + windowMs }
   }
 }

@@ -1,14 +1,23 @@
 import type { DurableObjectNamespace } from '@cloudflare/workers-types'
-import type { IpState, LimitState, RateLimiter, UserDecision } from '../durable/rate-limiter'
+import type { IpState, RateLimiter, UserDecision, WindowState } from '../durable/rate-limiter'
 import type { AppEnv } from '../env'
 import { ApiError } from './public-api'
 
 /**
  * Rate limits of the public API (SPEC "Rate limits", docs/rate-limits.md):
  * - per developer: calls for licences owned by one user, per window (default 600 per 60 s);
- * - brute force: an IP with more than 20 NOT_FOUND answers in 10 minutes gets 429 everywhere
- *   on the public routes, before its body is read, until the window passes.
- * Both live in the RateLimiter Durable Object (one instance per user and per IP).
+ * - brute force: an IP with more than 20 NOT_FOUND answers in 10 minutes gets 429 on the public
+ *   routes, before its body is read, until the window passes.
+ *
+ * The RateLimiter Durable Object (one per user, one per IP) is the authority. This module is its
+ * per-isolate client, built so that the common call costs no round trip at all:
+ * - a developer's calls are admitted against the isolate's view of their window (the object's
+ *   count as last acknowledged + calls sent + calls not yet sent) and counted in batches after
+ *   the response; only a call the view cannot admit asks the object, which decides exactly;
+ * - the brute-force gate answers from the blocks this isolate has been told of; every NOT_FOUND
+ *   is decided by the IP's object before it is sent, so a blocked IP never gets an answer to a
+ *   guess, in any isolate.
+ * On one instance (one isolate, as locally) both limits are exact.
  */
 export interface RateLimitSettings {
   perMinuteDefault: number
@@ -31,58 +40,187 @@ export function rateLimitSettings(env: AppEnv): RateLimitSettings {
   }
 }
 
+/** The policy that applied to an answer, for the `RateLimit-*` headers. */
+export interface LimitState {
+  limit: number
+  windowSeconds: number
+  remaining: number
+  /** Epoch ms when the window resets (or the block lifts). */
+  resetAt: number
+}
+
 /** `RateLimit-*` headers (IETF draft: delta seconds) for the policy that applied to an answer. */
-export function rateLimitHeaders(s: LimitState): Record<string, string> {
+export function rateLimitHeaders(s: LimitState, now = Date.now()): Record<string, string> {
   return {
     'ratelimit-limit': String(s.limit),
-    'ratelimit-remaining': String(s.remaining),
-    'ratelimit-reset': String(Math.max(0, Math.ceil(s.resetMs / 1000))),
+    'ratelimit-remaining': String(Math.max(0, s.remaining)),
+    'ratelimit-reset': String(Math.max(0, Math.ceil((s.resetAt - now) / 1000))),
     'ratelimit-policy': `${s.limit};w=${s.windowSeconds}`,
   }
 }
 
-export function rateLimitedError(s: LimitState, message: string): ApiError {
+export function rateLimitedError(s: LimitState, message: string, now = Date.now()): ApiError {
   return new ApiError('RATE_LIMITED', message, {
-    ...rateLimitHeaders(s),
-    'retry-after': String(Math.max(1, Math.ceil(s.resetMs / 1000))),
+    ...rateLimitHeaders(s, now),
+    'retry-after': String(Math.max(1, Math.ceil((s.resetAt - now) / 1000))),
   })
 }
 
-type Stub = ReturnType<DurableObjectNamespace<RateLimiter>['get']>
+/** How long served calls wait to be counted together (one RPC per developer per interval per isolate). */
+export const COUNT_FLUSH_MS = 200
+const MAX_TRACKED = 10_000
+
+/** An isolate's view of one developer's window. */
+interface Budget {
+  /** The object's count as last acknowledged, and when its window ends. */
+  count: number
+  resetAt: number
+  /** Calls in an RPC that has not answered yet (at most one RPC per budget at a time). */
+  sending: number
+  /** Served calls not sent yet. */
+  pending: number
+  /** Refused by the object: refuse without asking until resetAt. */
+  exhausted: boolean
+  flushScheduled: boolean
+}
+
+const budgets = new Map<string, Budget>()
+/** Blocks this isolate has been told of: IP → when the block lifts (epoch ms). */
+const blockedIps = new Map<string, number>()
+/** An IP's NOT_FOUND budget as last told by its object (for the headers). */
+const ipBudgets = new Map<string, { count: number, resetAt: number }>()
+
+function bounded<K, V>(map: Map<K, V>, expired: (v: V) => boolean) {
+  if (map.size < MAX_TRACKED) return
+  for (const [k, v] of map) if (expired(v)) map.delete(k)
+  // Still full (an attack on the map itself): forget the oldest half.
+  if (map.size >= MAX_TRACKED) for (const k of [...map.keys()].slice(0, MAX_TRACKED / 2)) map.delete(k)
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+function acknowledge(b: Budget, s: WindowState) {
+  b.count = s.count
+  b.resetAt = s.resetAt
+}
+
+export type UserAdmission = { allowed: true, state: LimitState } | { allowed: false, state: LimitState, firstRefusal: boolean }
 
 /**
- * The limiter of one public API request (one caller IP). It remembers the state of the last
- * policy that applied, so the handler can put `RateLimit-*` headers on whatever it answers.
+ * The limiter of one public API request (one caller IP). It remembers the policy that applied
+ * last, so the handler can put `RateLimit-*` headers on whatever it answers.
  */
 export class RequestLimiter {
   state: LimitState | null = null
-  private ipStub: Stub | null = null
 
-  constructor(private readonly ns: DurableObjectNamespace<RateLimiter>, private readonly settings: RateLimitSettings, private readonly ip: string) {}
-
-  private ipLimiter(): Stub {
-    return (this.ipStub ??= this.ns.get(this.ns.idFromName(`ip:${this.ip}`)))
+  constructor(
+    private readonly ns: DurableObjectNamespace<RateLimiter>,
+    private readonly settings: RateLimitSettings,
+    private readonly ip: string,
+    private readonly waitUntil: (p: Promise<unknown>) => void,
+  ) {
+    const known = ipBudgets.get(ip)
+    const now = Date.now()
+    const fresh = known && known.resetAt > now
+    this.state = {
+      limit: settings.notFoundMax,
+      windowSeconds: settings.notFoundWindowSeconds,
+      remaining: settings.notFoundMax - (fresh ? known.count : 0),
+      resetAt: fresh ? known.resetAt : now + settings.notFoundWindowSeconds * 1000,
+    }
   }
 
-  /** Before the body is read: throws 429 while this IP is blocked. */
-  async gate(): Promise<void> {
-    const s = await this.ipLimiter().check(this.settings.notFoundMax, this.settings.notFoundWindowSeconds) as IpState
-    this.state = s
-    if (s.blocked) throw rateLimitedError(s, 'Too many requests for unknown keys from this address; try again later')
+  private stub(name: string) {
+    return this.ns.get(this.ns.idFromName(name))
   }
 
-  /** Count a call against the licence owner's limit; throws 429 (refused calls do not count). */
-  async admit(ownerId: string, perMinute: number | null): Promise<UserDecision> {
-    const stub = this.ns.get(this.ns.idFromName(`user:${ownerId}`))
-    const d = await stub.hit(perMinute ?? this.settings.perMinuteDefault, this.settings.windowSeconds) as UserDecision
-    this.state = d
-    return d
+  /** Before the body is read: 429 while this IP is blocked (as far as this isolate has been told). */
+  gate(): void {
+    const until = blockedIps.get(this.ip)
+    if (until === undefined) return
+    if (Date.now() < until) {
+      throw rateLimitedError({ ...this.state!, remaining: 0, resetAt: until }, 'Too many requests for unknown keys from this address; try again later')
+    }
+    blockedIps.delete(this.ip)
   }
 
-  /** Record a NOT_FOUND answer for this IP. */
+  /** Count a call against the licence owner's limit (see the module comment). */
+  async admit(ownerId: string, perWindow: number | null): Promise<UserAdmission> {
+    const limit = perWindow ?? this.settings.perMinuteDefault
+    const windowSeconds = this.settings.windowSeconds
+    const now = Date.now()
+    let b = budgets.get(ownerId)
+    if (!b || (now >= b.resetAt && b.sending === 0)) {
+      bounded(budgets, v => v.resetAt <= now && v.sending === 0 && v.pending === 0)
+      b = { count: 0, resetAt: now + windowSeconds * 1000, sending: 0, pending: 0, exhausted: false, flushScheduled: false }
+      budgets.set(ownerId, b)
+    }
+    const state = (count: number): LimitState => ({ limit, windowSeconds, remaining: limit - count, resetAt: b.resetAt })
+
+    if (!b.exhausted && b.count + b.sending + b.pending < limit) {
+      b.pending++
+      this.state = state(b.count + b.sending + b.pending)
+      if (!b.flushScheduled) {
+        b.flushScheduled = true
+        this.waitUntil(this.flush(ownerId, b, windowSeconds))
+      }
+      return { allowed: true, state: this.state }
+    }
+    if (b.exhausted && now < b.resetAt) {
+      this.state = state(limit)
+      return { allowed: false, state: this.state, firstRefusal: false }
+    }
+    // The view cannot admit this call: the object decides, after the calls already served.
+    while (b.sending > 0) await sleep(1)
+    const served = b.pending
+    b.pending = 0
+    b.sending = served
+    let d: UserDecision
+    try {
+      d = await this.stub(`user:${ownerId}`).hit(limit, windowSeconds, served) as UserDecision
+    }
+    finally {
+      b.sending = 0
+    }
+    acknowledge(b, d)
+    b.exhausted = !d.allowed
+    this.state = state(d.count)
+    return d.allowed ? { allowed: true, state: this.state } : { allowed: false, state: this.state, firstRefusal: d.firstRefusal }
+  }
+
+  /** Send a budget's served calls to its object, once per COUNT_FLUSH_MS. */
+  private async flush(ownerId: string, b: Budget, windowSeconds: number) {
+    await sleep(COUNT_FLUSH_MS)
+    while (b.sending > 0) await sleep(1)
+    b.flushScheduled = false
+    const n = b.pending
+    if (n === 0) return
+    b.pending = 0
+    b.sending = n
+    try {
+      acknowledge(b, await this.stub(`user:${ownerId}`).record(windowSeconds, n) as WindowState)
+    }
+    finally {
+      b.sending = 0
+    }
+  }
+
+  /**
+   * A NOT_FOUND answer for this IP, decided by the IP's object before it is sent. Returns false
+   * when the IP is blocked (the caller answers 429 instead); a block is remembered here.
+   */
   async notFound(): Promise<IpState> {
-    const s = await this.ipLimiter().recordNotFound(this.settings.notFoundMax, this.settings.notFoundWindowSeconds) as IpState
-    this.state = s
+    const s = await this.stub(`ip:${this.ip}`).recordNotFound(this.settings.notFoundMax, this.settings.notFoundWindowSeconds) as IpState
+    const now = Date.now()
+    bounded(ipBudgets, v => v.resetAt <= now)
+    ipBudgets.set(this.ip, { count: s.count, resetAt: s.resetAt })
+    this.state = { limit: this.settings.notFoundMax, windowSeconds: this.settings.notFoundWindowSeconds, remaining: this.settings.notFoundMax - s.count, resetAt: s.resetAt }
+    if (s.blocked) {
+      bounded(blockedIps, until => until <= now)
+      blockedIps.set(this.ip, s.resetAt)
+      this.state.remaining = 0
+    }
+    if (s.wasBlocked) throw rateLimitedError(this.state, 'Too many requests for unknown keys from this address; try again later')
     return s
   }
 }

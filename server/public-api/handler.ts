@@ -60,8 +60,8 @@ export async function handlePublicApi(request: Request, env: AppEnv, waitUntil: 
     const ip = (request.headers.get('cf-connecting-ip') ?? '').trim().slice(0, 64)
     const ns = env.RATE_LIMITER as DurableObjectNamespace<RateLimiter> | undefined
     if (ns) {
-      limiter = new RequestLimiter(ns, rateLimitSettings(env), ip)
-      await limiter.gate() // a blocked IP is refused before anything else, its body unread
+      limiter = new RequestLimiter(ns, rateLimitSettings(env), ip, waitUntil)
+      limiter.gate() // a blocked IP is refused before anything else, its body unread
     }
     else if (!warnedNoLimiter) {
       warnedNoLimiter = true

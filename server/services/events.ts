@@ -60,3 +60,30 @@ export function recordEventIfChanged(ctx: ServiceContext, input: EventInput) {
     ${r.subjectType ?? null}, ${r.subjectId ?? null}, ${r.ownerId ?? null}, ${r.ip ?? null}, ${r.userAgent ?? null}, ${r.country ?? null},
     ${r.outcome}, ${r.detail ? JSON.stringify(r.detail) : null} where changes() > 0`)
 }
+
+/** How long API-call events wait to be written together (one D1 batch per interval per isolate). */
+export const EVENT_FLUSH_MS = 100
+const FLUSH_AT = 200
+/** D1 binds at most 100 parameters per statement: 7 events × 13 columns. */
+const ROWS_PER_INSERT = 7
+let queued: NewEvent[] = []
+
+/**
+ * An event for the public API's hot path: written after the response and batched with the other
+ * calls of this isolate — one D1 batch (multi-row inserts) per EVENT_FLUSH_MS instead of one write
+ * per call. The first request of a batch keeps it alive with waitUntil until it is written.
+ */
+export function recordEventSoon(ctx: ServiceContext, input: EventInput) {
+  queued.push(eventRow(ctx, input))
+  if (queued.length === 1) ctx.waitUntil(new Promise(resolve => setTimeout(resolve, EVENT_FLUSH_MS)).then(() => flushEvents(ctx.db)))
+  else if (queued.length >= FLUSH_AT) ctx.waitUntil(flushEvents(ctx.db))
+}
+
+async function flushEvents(db: ServiceContext['db']) {
+  const rows = queued
+  queued = []
+  if (rows.length === 0) return
+  const inserts = []
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(db.insert(events).values(rows.slice(i, i + ROWS_PER_INSERT)))
+  await db.batch(inserts as [typeof inserts[number], ...typeof inserts])
+}

@@ -1,11 +1,11 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { devices, licenses } from '../../db/schema'
 import { keyDigest, normalizeKey } from '../lib/keys'
-import { rateLimitedError } from '../lib/rate-limit'
-import type { IpState, UserDecision } from '../durable/rate-limiter'
+import { rateLimitedError, rateLimitSettings, type UserAdmission } from '../lib/rate-limit'
+import type { IpState } from '../durable/rate-limiter'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
-import { recordEvent, recordEventIfChanged } from './events'
+import { recordEvent, recordEventIfChanged, recordEventSoon } from './events'
 
 /**
  * The public API's logic (verify / activate / deactivate), shared by the REST routes. Outcomes are
@@ -30,7 +30,8 @@ interface Found {
 
 /** The rate limits a REST call is subject to (server/lib/rate-limit.ts); absent for internal callers. */
 export interface CallLimiter {
-  admit: (ownerId: string, perMinute: number | null) => Promise<UserDecision>
+  admit: (ownerId: string, perWindow: number | null) => Promise<UserAdmission>
+  /** Throws RATE_LIMITED when the IP is already blocked. */
   notFound: () => Promise<IpState>
 }
 
@@ -75,24 +76,24 @@ async function lookup(ctx: ServiceContext, route: string, key: string, fingerpri
       ctx.waitUntil(recordEvent(ctx, {
         type: 'validation.ip_blocked',
         outcome: 'BLOCKED',
-        detail: { route, notFoundAnswers: s.limit + 1, windowSeconds: s.windowSeconds, blockedForSeconds: Math.ceil(s.resetMs / 1000) },
+        detail: { route, notFoundAnswers: s.count, windowSeconds: rateLimitSettings(ctx.env).notFoundWindowSeconds, blockedUntil: new Date(s.resetAt).toISOString() },
       }).run())
     }
     return null
   }
-  const d = await limiter.admit(l.ownerId, l.limit)
-  if (!d.allowed) {
-    if (d.firstRefusal) {
+  const a = await limiter.admit(l.ownerId, l.limit)
+  if (!a.allowed) {
+    if (a.firstRefusal) {
       ctx.waitUntil(recordEvent(ctx, {
         type: 'validation.rate_limited',
         outcome: 'RATE_LIMITED',
         subjectType: 'license',
         subjectId: l.id,
         ownerId: l.ownerId,
-        detail: { route, limit: d.limit, windowSeconds: d.windowSeconds },
+        detail: { route, limit: a.state.limit, windowSeconds: a.state.windowSeconds },
       }).run())
     }
-    throw rateLimitedError(d, `Rate limit of ${d.limit} calls per ${d.windowSeconds} s reached for this developer's keys`)
+    throw rateLimitedError(a.state, `Rate limit of ${a.state.limit} calls per ${a.state.windowSeconds} s reached for this developer's keys`)
   }
   return l
 }
@@ -105,16 +106,16 @@ function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
 
 const devicesOf = (l: Found, used = l.used) => ({ used, max: l.maxDevices })
 
-/** The API call as an audit event, written after the response (waitUntil). */
+/** The API call as an audit event, written after the response, batched with other calls' (recordEventSoon). */
 function recordCall(ctx: ServiceContext, route: string, code: string, l: Found | null, detail?: Record<string, unknown>) {
-  ctx.waitUntil(recordEvent(ctx, {
+  recordEventSoon(ctx, {
     type: `validation.${route}`,
     outcome: code,
     subjectType: l ? 'license' : null,
     subjectId: l?.id ?? null,
     ownerId: l?.ownerId ?? null,
     detail: detail ?? null,
-  }).run())
+  })
 }
 
 export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string }, limiter?: CallLimiter) {
