@@ -2,7 +2,7 @@
  * `npm start`: build if needed, migrate the local D1, create secrets and a first admin on first run,
  * then serve the worker with wrangler (workerd) and fire its Cron Triggers locally.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { openPlatform } from '../cli/platform'
@@ -10,15 +10,13 @@ import { countUsers, createUser } from '../server/services/users'
 import { ensureBuild } from './lib/build'
 import { cronMatches, cronsFromWranglerToml } from './lib/cron'
 import { ensureDevVars } from './lib/dev-vars'
+import { applyMigrations, wranglerDevArgs, wranglerEnv } from './lib/wrangler'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const PORT = Number(process.env.PORT || 8787)
 const ADMIN_EMAIL = process.env.LM_ADMIN_EMAIL || 'admin@example.com'
 /** Where the local D1 lives (wrangler --persist-to); default .wrangler/state, like `wrangler dev`. */
 const PERSIST_TO = process.env.LM_PERSIST_TO ? resolve(process.env.LM_PERSIST_TO) : undefined
-const persistArgs = PERSIST_TO ? ['--persist-to', PERSIST_TO] : []
-// Offline-friendly: no metrics, and no fetch of Cloudflare's Request.cf sample (a placeholder is used).
-const env = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', NUXT_TELEMETRY_DISABLED: '1' }
 
 function step(msg: string) {
   console.log(`\x1b[36m›\x1b[0m ${msg}`)
@@ -34,11 +32,7 @@ async function main() {
   else if (vars.added.length) step(`Added ${vars.added.join(', ')} to .dev.vars.`)
 
   step('Applying migrations to the local D1…')
-  const migrate = spawnSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', ...persistArgs], { cwd: ROOT, env, encoding: 'utf8' })
-  if (migrate.status !== 0) {
-    process.stderr.write(migrate.stdout + migrate.stderr)
-    throw new Error('migrations failed')
-  }
+  applyMigrations(ROOT, PERSIST_TO)
 
   const platform = await openPlatform({ persistTo: PERSIST_TO })
   try {
@@ -57,9 +51,9 @@ async function main() {
   }
 
   step(`Serving on http://localhost:${PORT}`)
-  const server = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--test-scheduled', '--show-interactive-dev-session=false', ...persistArgs], {
+  const server = spawn('npx', wranglerDevArgs({ port: PORT, persistTo: PERSIST_TO }), {
     cwd: ROOT,
-    env,
+    env: wranglerEnv(),
     stdio: 'inherit',
   })
 
