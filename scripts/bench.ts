@@ -86,7 +86,10 @@ function scenarios(seeded: Seeded, durationS: number, connections: number): Scen
   }
   const ipHeaders = (perIp: number) => ({ 'cf-connecting-ip': nextIp(perIp), 'user-agent': 'lm-bench' })
   return [
-    { name: 'trivial route (GET /api/health)', requests: [{ method: 'GET', path: '/api/health' }], connections, durationS, expect: ['OK'] },
+    // The runtime's floor: the cheapest answer of this Worker, from the same entry as verify.
+    { name: 'trivial route (GET /api/v1/health)', requests: [{ method: 'GET', path: '/api/v1/health' }], connections, durationS, expect: ['OK'] },
+    // For context: the same kind of answer through Nitro/h3 (what the app's routes pay, and what verify no longer does).
+    { name: 'Nitro/h3 route (GET /api/health)', requests: [{ method: 'GET', path: '/api/health' }], connections, durationS, expect: ['OK'] },
     { name: 'verify (valid key)', requests: [{ method: 'POST', path: VERIFY, setup: () => ({ body: nextValid(), headers: ipHeaders(100) }) }], connections, durationS, expect: ['VALID'] },
     // A different IP every 10 calls: the brute-force limit (20 NOT_FOUND per IP per 10 min) is never reached.
     { name: 'verify (unknown key)', requests: [{ method: 'POST', path: VERIFY, setup: () => ({ body: nextUnknown(), headers: ipHeaders(10) }) }], connections, durationS, expect: ['NOT_FOUND'] },
@@ -307,7 +310,7 @@ async function countingPhase(persistTo: string, envFile: string, seeded: Seeded)
     const actKey = seeded.activationKeys.at(-1)!
     const post = (path: string, body: object) => () => postJson(`${w.url}/api/v1/licenses/${path}`, JSON.stringify(body))
     const trivial = await once(async () => {
-      const res = await fetch(`${w.url}/api/health`)
+      const res = await fetch(`${w.url}/api/v1/health`)
       await res.text()
       return { res }
     })

@@ -190,7 +190,8 @@ export async function seed(file: string, secrets: Secrets, opts: SeedOptions): P
     const isApi = actorType === 'api'
     insEv.run(evId(), now - Math.floor(((r >>> 3) % 90_000) * (90 * DAY / 90_000)) - (i % 997), type, actorType, isApi || actorType === 'anonymous' ? null : owner,
       type.startsWith('auth.') ? 'account' : 'license', type.startsWith('auth.') ? `owner@bench.example.com` : `lic_bench${(r >>> 5) % 100_000}`, owner,
-      ips[(r >>> 11) % ips.length]!, isApi ? 'MyApp/2.3 (bench)' : 'Mozilla/5.0 (bench)', 'DE', outcomes[(r >>> 16) % outcomes.length]!,
+      // 1 in 100 events from eventIps[3] (the filtered-page case), whatever the random draw.
+      i % 100 === 0 ? ips[3]! : ips[(r >>> 11) % ips.length]!, isApi ? 'MyApp/2.3 (bench)' : 'Mozilla/5.0 (bench)', 'DE', outcomes[(r >>> 16) % outcomes.length]!,
       isApi ? '{"fingerprint":"bench"}' : null)
     if (i % 100_000 === 99_999) {
       db.exec('commit')

@@ -3,6 +3,7 @@ import { createDB } from '../../db/client'
 import type { RateLimiter } from '../durable/rate-limiter'
 import type { AppEnv } from '../env'
 import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, MAX_BODY_BYTES, parseBody, ROUTES, type Route } from '../lib/public-api'
+import { countingD1, d1CountHeaders, d1CountingOn } from '../lib/d1-count'
 import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
 import type { ServiceContext } from '../services/context'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
@@ -50,8 +51,25 @@ async function readBody(request: Request): Promise<string> {
 let warnedNoLimiter = false
 
 export async function handlePublicApi(request: Request, env: AppEnv, waitUntil: (p: Promise<unknown>) => void, pathname = new URL(request.url).pathname): Promise<Response> {
+  // The benchmark's D1 statement counting (server/lib/d1-count.ts): off unless LM_COUNT_D1=1.
+  if (d1CountingOn(env)) {
+    const counter = countingD1(env.DB)
+    const res = await answer(request, { ...env, DB: counter.binding }, waitUntil, pathname)
+    for (const [k, v] of Object.entries(d1CountHeaders(counter.counts))) res.headers.set(k, v)
+    return res
+  }
+  return await answer(request, env, waitUntil, pathname)
+}
+
+const HEALTH = JSON.stringify({ ok: true })
+
+async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unknown>) => void, pathname: string): Promise<Response> {
   let limiter: RequestLimiter | null = null
   try {
+    // Liveness for uptime checks (and the benchmark's floor: the cheapest answer this Worker gives).
+    if (pathname === '/api/v1/health' && (request.method === 'GET' || request.method === 'HEAD')) {
+      return new Response(request.method === 'HEAD' ? null : HEALTH, { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...CORS_HEADERS } })
+    }
     const match = ROUTE_RE.exec(pathname)
     const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
