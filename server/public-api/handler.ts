@@ -49,6 +49,13 @@ async function readBody(request: Request): Promise<string> {
 }
 
 let warnedNoLimiter = false
+/** Drizzle over a D1 binding, once per binding object (building it maps the whole schema). */
+const dbs = new WeakMap<object, ReturnType<typeof createDB>>()
+function dbFor(binding: AppEnv['DB']) {
+  let db = dbs.get(binding)
+  if (!db) dbs.set(binding, (db = createDB(binding)))
+  return db
+}
 
 export async function handlePublicApi(request: Request, env: AppEnv, waitUntil: (p: Promise<unknown>) => void, pathname = new URL(request.url).pathname): Promise<Response> {
   // The benchmark's D1 statement counting (server/lib/d1-count.ts): off unless LM_COUNT_D1=1.
@@ -94,7 +101,7 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
 
     const cf = (request as { cf?: { country?: unknown } }).cf
     const ctx: ServiceContext = {
-      db: createDB(env.DB),
+      db: dbFor(env.DB),
       env,
       actor: { type: 'api', id: null },
       audit: {

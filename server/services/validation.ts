@@ -52,14 +52,41 @@ export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerp
   }).from(licenses).where(digests.length === 1 ? eq(licenses.keyDigest, digests[0]!) : sql`${licenses.keyDigest} in (${digests[0]}, ${digests[1]})`).limit(1)
 }
 
+/**
+ * The lookup's SQL for one shape (1 or 2 digests, with or without a fingerprint), built once by
+ * Drizzle from lookupQuery with marker values and then run as a plain D1 prepared statement: the
+ * same SQL, without building the query and mapping rows through the ORM on every call.
+ */
+const MARK = { d0: '\u0000d0', d1: '\u0000d1', fp: '\u0000fp' } as const
+type Slot = keyof typeof MARK | { value: unknown }
+const shapes = new Map<string, { sql: string, slots: Slot[] }>()
+
+function lookupShape(db: ServiceContext['db'], digests: number, withFingerprint: boolean) {
+  const id = `${digests}${withFingerprint ? 'f' : ''}`
+  let shape = shapes.get(id)
+  if (!shape) {
+    const q = lookupQuery(db, digests === 1 ? [MARK.d0] : [MARK.d0, MARK.d1], withFingerprint ? MARK.fp : undefined).toSQL()
+    const byMark = new Map<unknown, Slot>(Object.entries(MARK).map(([k, v]) => [v, k as keyof typeof MARK]))
+    shape = { sql: q.sql, slots: q.params.map(p => byMark.get(p) ?? { value: p }) }
+    shapes.set(id, shape)
+  }
+  return shape
+}
+
 async function find(ctx: ServiceContext, key: string, fingerprint: string | undefined): Promise<Found | null> {
   const body = normalizeKey(key)
   if (!body) return null // wrong length, alphabet or check symbol: no database read
-  const digests = [await keyDigest(ctx.env.KEY_HMAC_SECRET, body)]
+  const d0 = await keyDigest(ctx.env.KEY_HMAC_SECRET, body)
   // During a key-secret rotation both digests are looked up, still in one indexed read (docs/keys.md).
-  if (ctx.env.KEY_HMAC_SECRET_PREVIOUS) digests.push(await keyDigest(ctx.env.KEY_HMAC_SECRET_PREVIOUS, body))
-  const [row] = await lookupQuery(ctx.db, digests, fingerprint)
-  return row ?? null
+  const d1 = ctx.env.KEY_HMAC_SECRET_PREVIOUS ? await keyDigest(ctx.env.KEY_HMAC_SECRET_PREVIOUS, body) : undefined
+  const shape = lookupShape(ctx.db, d1 === undefined ? 1 : 2, fingerprint !== undefined)
+  const values = { d0, d1, fp: fingerprint }
+  const params = shape.slots.map(s => (typeof s === 'string' ? values[s] : s.value))
+  const rows = await ctx.env.DB.prepare(shape.sql).bind(...params).raw()
+  const r = rows[0] as [string, string, 'active' | 'suspended', number | null, number | null, string, number, number, number | null] | undefined
+  if (!r) return null
+  // Columns in lookupQuery's order.
+  return { id: r[0], ownerId: r[1], status: r[2], expiresAt: r[3] === null ? null : new Date(r[3]), maxDevices: r[4], metadata: JSON.parse(r[5]) as Record<string, unknown>, used: r[6], hasDevice: r[7], limit: r[8] }
 }
 
 /**
