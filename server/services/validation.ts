@@ -4,6 +4,7 @@ import { keyDigest, normalizeKey } from '../lib/keys'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { recordEvent, recordEventIfChanged } from './events'
+import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
 /**
  * The public API's logic (verify / activate / deactivate), shared by the REST routes. Outcomes are
@@ -58,16 +59,27 @@ function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
 
 const devicesOf = (l: Found, used = l.used) => ({ used, max: l.maxDevices })
 
-/** The API call as an audit event, written after the response (waitUntil). */
+/**
+ * The API call as an audit event, written after the response (waitUntil). A verify of an existing
+ * licence also writes license.validated outbox rows (endpoints that subscribed to it explicitly) in
+ * the same batch, and their first attempt follows — all off the response path.
+ */
 function recordCall(ctx: ServiceContext, route: string, code: string, l: Found | null, detail?: Record<string, unknown>) {
-  ctx.waitUntil(recordEvent(ctx, {
+  const event = recordEvent(ctx, {
     type: `validation.${route}`,
     outcome: code,
     subjectType: l ? 'license' : null,
     subjectId: l?.id ?? null,
     ownerId: l?.ownerId ?? null,
     detail: detail ?? null,
-  }).run())
+  })
+  if (route !== 'verify' || !l) {
+    ctx.waitUntil(event.run())
+    return
+  }
+  const validation = { code, valid: code === 'VALID', fingerprint: (detail?.fingerprint as string | undefined) ?? null }
+  ctx.waitUntil(ctx.db.batch([event, outboxInsert(ctx, { type: 'license.validated', licenseId: l.id, data: { validation } })])
+    .then(([, outbox]) => deliverAfterCommit(ctx, outbox)))
 }
 
 export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string }) {
@@ -108,17 +120,19 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   }
   // Race-free: the seat check and the insert are one statement, and D1 runs statements one at a time.
   const deviceId = newId('dev')
-  const [inserted, , state] = await ctx.db.batch([
+  const [inserted, , outbox, state] = await ctx.db.batch([
     ctx.db.insert(devices).select(sql`select ${deviceId}, l.id, ${input.fingerprint}, ${input.name ?? null}, ${ctx.audit.ip || null}, ${now.getTime()}, ${now.getTime()}
       from licenses l where l.id = ${l.id} and l.status = 'active' and (l.expires_at is null or l.expires_at > ${now.getTime()})
       and (l.max_devices is null or (select count(*) from devices d where d.license_id = l.id) < l.max_devices)`)
       .onConflictDoNothing().returning({ id: devices.id }),
     recordEventIfChanged(ctx, { type: 'device.activated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId, fingerprint: input.fingerprint.slice(0, 64), name: input.name ?? null } }),
+    outboxInsert(ctx, { type: 'device.activated', licenseId: l.id, data: { device: { id: deviceId, fingerprint: input.fingerprint, name: input.name ?? null } }, onlyIfChanged: true }),
     ctx.db.select({
       used: sql<number>`(select count(*) from devices d where d.license_id = ${l.id})`,
       hasDevice: sql<number>`exists(select 1 from devices d where d.license_id = ${l.id} and d.fingerprint = ${input.fingerprint})`,
     }).from(sql`(select 1)`),
   ])
+  deliverAfterCommit(ctx, outbox)
   const after = state[0] ?? { used: l.used, hasDevice: 0 }
   const code: ActivateCode = inserted.length > 0 ? 'ACTIVATED' : after.hasDevice ? 'ALREADY_ACTIVATED' : 'DEVICE_LIMIT_REACHED'
   recordCall(ctx, 'activate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
@@ -135,10 +149,12 @@ export async function deactivateDevice(ctx: ServiceContext, input: { key: string
     recordCall(ctx, 'deactivate', 'DEVICE_NOT_ACTIVATED', l)
     return { deactivated: false, code: 'DEVICE_NOT_ACTIVATED' as DeactivateCode, devices: devicesOf(l) }
   }
-  const [deleted] = await ctx.db.batch([
+  const [deleted, , outbox] = await ctx.db.batch([
     ctx.db.delete(devices).where(and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))).returning({ id: devices.id }),
     recordEventIfChanged(ctx, { type: 'device.deactivated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { fingerprint: input.fingerprint.slice(0, 64) } }),
+    outboxInsert(ctx, { type: 'device.deactivated', licenseId: l.id, data: { device: { fingerprint: input.fingerprint } }, onlyIfChanged: true }),
   ])
+  deliverAfterCommit(ctx, outbox)
   // Deleted here, or by a concurrent call a moment ago: either way this fingerprint no longer holds a seat.
   const code: DeactivateCode = deleted.length > 0 ? 'DEACTIVATED' : 'DEVICE_NOT_ACTIVATED'
   recordCall(ctx, 'deactivate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
