@@ -48,14 +48,16 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     // [] = the project's .dev.vars only (no .env, no process.env); a file = that file only.
     envFiles: secretsFile ? [secretsFile] : [],
   })
+  // The local D1 belongs to the local install (npm start), where localhost webhook receivers are allowed.
+  const env: AppEnv = opts.remote ? proxy.env : { ...proxy.env, WEBHOOKS_ALLOW_PRIVATE: 'true' }
   return {
-    env: proxy.env,
+    env,
     dispose: () => proxy.dispose(),
     /** A service context for a CLI actor; `settle()` awaits background work before exit. */
     context(actor: Actor = { type: 'cli', id: null }) {
       return offRequestContext({
         db: createDB(proxy.env.DB),
-        env: proxy.env,
+        env,
         actor,
         audit: { ip: '', userAgent: 'lm-cli', country: null },
       })

@@ -57,13 +57,16 @@ async function main() {
   }
 
   step(`Serving on http://localhost:${PORT}`)
-  const server = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--test-scheduled', '--show-interactive-dev-session=false', ...persistArgs], {
+  // A local install: webhooks may go to localhost and private addresses over plain http (docs/webhooks.md).
+  const localVars = ['--var', 'WEBHOOKS_ALLOW_PRIVATE:true']
+  const server = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--test-scheduled', '--show-interactive-dev-session=false', ...localVars, ...persistArgs], {
     cwd: ROOT,
     env,
     stdio: 'inherit',
   })
 
-  // wrangler's local server does not fire Cron Triggers: fire them here at each matching minute.
+  // wrangler's local server does not fire Cron Triggers: fire them here at each matching minute
+  // (every minute: expiry notices and webhook retries / CLI changes; every 5: housekeeping).
   const crons = cronsFromWranglerToml(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))
   let lastMinute = -1
   const timer = setInterval(() => {
