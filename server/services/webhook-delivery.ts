@@ -23,7 +23,7 @@ const RESPONSE_EXCERPT_BYTES = 1024
 export const UNHEALTHY_AFTER = 3
 
 export function retrySchedule(env: Pick<AppEnv, 'WEBHOOK_RETRY_SCHEDULE'>): number[] {
-  const parts = (env.WEBHOOK_RETRY_SCHEDULE ?? '').split(',').map(s => Number(s.trim())).filter(n => Number.isFinite(n) && n >= 0)
+  const parts = (env.WEBHOOK_RETRY_SCHEDULE ?? '').split(',').map(s => s.trim()).filter(s => /^\d+$/.test(s)).map(Number)
   return parts.length ? parts : DEFAULT_RETRY_SCHEDULE
 }
 
