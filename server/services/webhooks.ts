@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
 import { users, webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDelivery, type WebhookEndpoint } from '../../db/schema'
 import { OPT_IN_EVENT_TYPES, TEST_EVENT_TYPE, type createWebhookSchema, type listDeliveriesSchema, type rotateWebhookSecretSchema, type updateWebhookSchema, type WebhookEventType } from '../../shared/schemas/webhooks'
-import { encryptKey } from '../lib/keys'
+import { decryptKey, encryptKey } from '../lib/keys'
 import { decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
 import { allowsPrivateWebhooks, webhookUrlProblem } from '../lib/webhook-url'
@@ -261,4 +261,34 @@ export async function replayDelivery(ctx: ServiceContext, scope: WebhookScope, i
   await ctx.db.update(webhookDeliveries).set({ status: 'pending', nextAttemptAt: now, retryStep: 0, updatedAt: now }).where(eq(webhookDeliveries.id, d.id))
   deliverAfterCommit(ctx, [{ id: d.id }])
   return { ok: true }
+}
+
+/**
+ * Key-secret rotation (docs/keys.md): re-encrypt endpoint secrets still under KEY_ENC_SECRET_PREVIOUS
+ * with the new KEY_ENC_SECRET (`lm keys rotate` runs it beside the licences' rewrite). Idempotent.
+ */
+export async function reencryptWebhookSecrets(ctx: ServiceContext) {
+  const current = async (c: string | null) => {
+    if (!c) return true
+    try {
+      await decryptKey(ctx.env.KEY_ENC_SECRET, c)
+      return true
+    }
+    catch {
+      return false
+    }
+  }
+  const reencrypt = async (c: string) => encryptKey(ctx.env.KEY_ENC_SECRET, await decryptKey(ctx.env.KEY_ENC_SECRET_PREVIOUS!, c))
+  let rewritten = 0
+  if (!ctx.env.KEY_ENC_SECRET_PREVIOUS) return { rewritten }
+  for (const ep of await ctx.db.select().from(webhookEndpoints)) {
+    const changes: Partial<WebhookEndpoint> = {}
+    if (!(await current(ep.secretCiphertext))) changes.secretCiphertext = await reencrypt(ep.secretCiphertext)
+    if (!(await current(ep.previousSecretCiphertext))) changes.previousSecretCiphertext = await reencrypt(ep.previousSecretCiphertext!)
+    if (Object.keys(changes).length) {
+      await ctx.db.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, ep.id))
+      rewritten++
+    }
+  }
+  return { rewritten }
 }
