@@ -89,6 +89,29 @@ describe('webhook deliveries (real receiver, standardwebhooks verification)', ()
     await user.trpc.webhooks.delete.mutate({ id: ep.id })
   })
 
+  it('first-attempt latency: 20 licences created in the web app, each delivered within seconds', async () => {
+    const ep = await endpoint(user, '/latency')
+    const samples: { sinceCall: number, sinceResponse: number }[] = []
+    for (let i = 0; i < 20; i++) {
+      const before = receiver.at('/latency').length
+      const called = performance.now()
+      await user.trpc.licenses.create.mutate({ label: `latency ${i}` })
+      const answered = performance.now()
+      await receiver.waitFor(() => receiver.at('/latency').length > before, 10_000)
+      const arrived = performance.now()
+      samples.push({ sinceCall: arrived - called, sinceResponse: arrived - answered })
+    }
+    const stat = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b)
+      return { p50: Math.round(sorted[Math.floor(sorted.length / 2)]!), p90: Math.round(sorted[Math.floor(sorted.length * 0.9)]!), max: Math.round(sorted.at(-1)!) }
+    }
+    const fromCall = stat(samples.map(s => s.sinceCall))
+    const fromResponse = stat(samples.map(s => s.sinceResponse))
+    console.info(`webhook first-attempt latency over ${samples.length} licences (ms): from the create call ${JSON.stringify(fromCall)}, after its response ${JSON.stringify(fromResponse)}`)
+    expect(fromCall.max).toBeLessThan(10_000)
+    await user.trpc.webhooks.delete.mutate({ id: ep.id })
+  })
+
   it('sends every licence and device event type, to subscribed endpoints of the owner only', async () => {
     const all = await endpoint(user, '/all')
     const suspendOnly = await endpoint(user, '/suspend-only', { allEvents: false, eventTypes: ['license.suspended'] })
