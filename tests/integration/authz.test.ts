@@ -105,6 +105,9 @@ describe('authorization matrix', () => {
     const l = await ownerCaller.trpc.licenses.get.query({ id: fixtures.ownerLicenseId })
     expect(l.label).not.toBe('hijacked')
     expect(l.devices.map(d => d.fingerprint)).toEqual(['owner-device'])
+    const hooks = await ownerCaller.trpc.webhooks.list.query({})
+    expect(hooks.map(h => h.url)).not.toContain('https://example.com/hijacked')
+    expect(hooks.map(h => h.url)).not.toContain('https://example.com/planted')
     const mine = await ownerCaller.trpc.licenses.list.query({})
     expect(mine.items.map(i => i.label)).not.toContain('planted')
     // The matrix user sees only the licences it created itself.
