@@ -33,8 +33,8 @@ export default defineNuxtConfig({
     entry: fileURLToPath(new URL('./server/entry.ts', import.meta.url)),
     cloudflare: { nodeCompat: true, deployConfig: false },
     experimental: { tasks: true },
-    // Keep in sync with [triggers] in wrangler.toml.
-    scheduledTasks: { '*/5 * * * *': ['maintenance'] },
+    // Keep in sync with [triggers] in wrangler.toml: webhooks + expiry every minute, housekeeping every 5.
+    scheduledTasks: { '* * * * *': ['webhooks'], '*/5 * * * *': ['maintenance'] },
     routeRules: {
       '/api/**': { headers: { 'cache-control': 'no-store' } },
     },

@@ -10,6 +10,7 @@ import type { Command } from './command'
 import { keyCommands } from './commands/keys'
 import { licenseCommands } from './commands/licenses'
 import { userCommands } from './commands/users'
+import { webhookCommands } from './commands/webhooks'
 import { openPlatform } from './platform'
 
 // Libraries (wrangler) log with console.log: keep stdout for the command's output alone.
@@ -28,6 +29,10 @@ Commands:
   license suspend KEY | license reinstate KEY | license delete KEY   [--json]
   license renew KEY [--expires-in D | --expires-at ISO] [--json]
   keys rotate [--json]   re-key every licence after a key-secret rotation (docs/keys.md)
+  webhook add --owner EMAIL --url URL [--events TYPE,TYPE…] [--description D] [--json]
+                        all events when --events is absent; prints the signing secret once
+  webhook list [--owner EMAIL] [--json]
+  webhook remove ID [--json]
 
 Durations (D): Nh, Nd, Nw, Nmo (calendar months) or Ny, e.g. 30d, 1y.
 
@@ -41,7 +46,7 @@ Global options:
 
 const GLOBAL_FLAGS = { 'json': 'boolean', 'remote': 'boolean', 'persist-to': 'string', 'secrets-file': 'string', 'help': 'boolean' } as const
 
-const COMMANDS: Record<string, Command> = { ...userCommands, ...licenseCommands, ...keyCommands }
+const COMMANDS: Record<string, Command> = { ...userCommands, ...licenseCommands, ...keyCommands, ...webhookCommands }
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv

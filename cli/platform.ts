@@ -59,8 +59,10 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     // The project's .dev.vars (the config copy lives elsewhere), or the given file only.
     envFiles: [secretsFile ?? join(ROOT, '.dev.vars')],
   })
+  // The local D1 belongs to the local install (npm start), where localhost webhook receivers are allowed.
+  const env: AppEnv = opts.remote ? proxy.env : { ...proxy.env, WEBHOOKS_ALLOW_PRIVATE: 'true' }
   return {
-    env: proxy.env,
+    env,
     dispose: async () => {
       await proxy.dispose()
       rmSync(configDir, { recursive: true, force: true })
@@ -69,7 +71,7 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     context(actor: Actor = { type: 'cli', id: null }) {
       return offRequestContext({
         db: createDB(proxy.env.DB),
-        env: proxy.env,
+        env,
         actor,
         audit: { ip: '', userAgent: 'lm-cli', country: null },
       })

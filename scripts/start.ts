@@ -51,13 +51,15 @@ async function main() {
   }
 
   step(`Serving on http://localhost:${PORT}`)
-  const server = spawn('npx', wranglerDevArgs({ port: PORT, persistTo: PERSIST_TO }), {
+  // A local install: webhooks may go to localhost and private addresses over plain http (docs/webhooks.md).
+  const server = spawn('npx', wranglerDevArgs({ port: PORT, persistTo: PERSIST_TO, vars: { WEBHOOKS_ALLOW_PRIVATE: 'true' } }), {
     cwd: ROOT,
     env: wranglerEnv(),
     stdio: 'inherit',
   })
 
-  // wrangler's local server does not fire Cron Triggers: fire them here at each matching minute.
+  // wrangler's local server does not fire Cron Triggers: fire them here at each matching minute
+  // (every minute: expiry notices and webhook retries / CLI changes; every 5: housekeeping).
   const crons = cronsFromWranglerToml(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))
   let lastMinute = -1
   const timer = setInterval(() => {

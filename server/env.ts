@@ -27,6 +27,14 @@ export interface AppEnv {
   BRUTE_FORCE_MAX_NOT_FOUND?: string
   /** … within this many seconds blocks it until the window passes (default 600). */
   BRUTE_FORCE_WINDOW_SECONDS?: string
+  /** "true" on a local install (npm start, tests): webhooks may go to localhost/private addresses over http. */
+  WEBHOOKS_ALLOW_PRIVATE?: string
+  /** Seconds between webhook attempts, comma-separated (default ≈ Standard Webhooks: 5,300,1800,7200,18000,36000×6). */
+  WEBHOOK_RETRY_SCHEDULE?: string
+  /** Per-attempt request timeout in seconds (default 10). */
+  WEBHOOK_TIMEOUT_SECONDS?: string
+  /** license.expiring goes out this many days before expiry (default 7). */
+  EXPIRY_NOTICE_DAYS?: string
 }
 
 export interface SessionSettings { idleMs: number, absoluteMs: number }

@@ -1,4 +1,5 @@
 import { rotateKeySecrets } from '../../server/services/licenses'
+import { reencryptWebhookSecrets } from '../../server/services/webhooks'
 import type { Command } from '../command'
 
 /** `keys rotate`: rewrite digests and ciphertexts under new key secrets (docs/keys.md). */
@@ -10,8 +11,10 @@ export const keyCommands: Record<string, Command> = {
         return { output: { rewritten: 0, note: 'no *_PREVIOUS secrets set: nothing to rotate' }, human: 'No KEY_*_PREVIOUS secrets are set: nothing to rotate (see docs/keys.md).' }
       }
       const { rewritten } = await rotateKeySecrets(ctx)
+      // Webhook signing secrets are encrypted with KEY_ENC_SECRET too.
+      const webhooks = await reencryptWebhookSecrets(ctx)
       return {
-        output: { rewritten },
+        output: { rewritten, webhookSecretsRewritten: webhooks.rewritten },
         human: rewritten
           ? `Rewrote ${rewritten} licence${rewritten === 1 ? '' : 's'} under the new secrets. Run again until it reports 0, then remove the *_PREVIOUS secrets.`
           : 'Every licence already uses the new secrets: the *_PREVIOUS secrets can be removed.',

@@ -1,4 +1,4 @@
-import { relations } from 'drizzle-orm'
+import { relations, sql } from 'drizzle-orm'
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 import { id, timestamps } from './columns'
 import { users } from './users'
@@ -26,11 +26,20 @@ export const licenses = sqliteTable('licenses', {
   metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default({}),
   /** Renewal period as a duration string (30d, 1y, 6mo …); null = none. */
   renewalPeriod: text('renewal_period'),
+  /**
+   * Expiry announcements (license.expiring / license.expired) are idempotent markers: the expiresAt
+   * value each was sent for. Renewing or editing the expiry changes expiresAt, which re-arms both.
+   */
+  expiringNotifiedFor: integer('expiring_notified_for', { mode: 'timestamp_ms' }),
+  expiredNotifiedFor: integer('expired_notified_for', { mode: 'timestamp_ms' }),
   ...timestamps,
 }, t => [
   uniqueIndex('licenses_key_digest_unique').on(t.keyDigest),
   index('licenses_owner_created_idx').on(t.ownerId, t.createdAt),
   index('licenses_created_idx').on(t.createdAt),
+  // The expiry cron's scans: only licences with an announcement still due are in these indexes.
+  index('licenses_expiring_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expiring_notified_for" is not "expires_at"`),
+  index('licenses_expired_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expired_notified_for" is not "expires_at"`),
 ])
 
 /** A device (activation) of a licence; one row per fingerprint. */

@@ -14,6 +14,11 @@ export interface ServiceContext {
   /** Run work after the response (Workers waitUntil); the CLI awaits it instead. */
   waitUntil: (promise: Promise<unknown>) => void
   now?: () => Date
+  /**
+   * When a change's webhooks get their first attempt: right after the commit through waitUntil
+   * (Worker requests; the default), or by the next cron run (CLI, seeding, the cron itself).
+   */
+  webhookDelivery?: 'immediate' | 'cron'
 }
 
 export const nowOf = (ctx: Pick<ServiceContext, 'now'>) => (ctx.now ? ctx.now() : new Date())
@@ -24,6 +29,6 @@ export const nowOf = (ctx: Pick<ServiceContext, 'now'>) => (ctx.now ? ctx.now() 
  */
 export function offRequestContext(base: Omit<ServiceContext, 'waitUntil'>) {
   const pending: Promise<unknown>[] = []
-  const ctx: ServiceContext = { ...base, waitUntil: p => void pending.push(p) }
+  const ctx: ServiceContext = { webhookDelivery: 'cron', ...base, waitUntil: p => void pending.push(p) }
   return { ctx, settle: () => Promise.all(pending) }
 }

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
 import { events, type NewEvent } from '../../db/schema'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
@@ -66,24 +67,37 @@ export const EVENT_FLUSH_MS = 100
 const FLUSH_AT = 200
 /** D1 binds at most 100 parameters per statement: 7 events × 13 columns. */
 const ROWS_PER_INSERT = 7
-let queued: NewEvent[] = []
+
+/** A statement to write in the same batch as an event, and what to do with its result after the commit. */
+export interface WithEvent {
+  statement: BatchItem<'sqlite'>
+  after?: (ctx: ServiceContext, result: unknown) => void
+}
+let queuedRows: NewEvent[] = []
+let queuedExtra: WithEvent[] = []
 
 /**
  * An event for the public API's hot path: written after the response and batched with the other
  * calls of this isolate — one D1 batch (multi-row inserts) per EVENT_FLUSH_MS instead of one write
  * per call. The first request of a batch keeps it alive with waitUntil until it is written.
  */
-export function recordEventSoon(ctx: ServiceContext, input: EventInput) {
-  queued.push(eventRow(ctx, input))
-  if (queued.length === 1) ctx.waitUntil(new Promise(resolve => setTimeout(resolve, EVENT_FLUSH_MS)).then(() => flushEvents(ctx.db)))
-  else if (queued.length >= FLUSH_AT) ctx.waitUntil(flushEvents(ctx.db))
+export function recordEventSoon(ctx: ServiceContext, input: EventInput, extra?: WithEvent) {
+  queuedRows.push(eventRow(ctx, input))
+  if (extra) queuedExtra.push(extra)
+  if (queuedRows.length === 1) ctx.waitUntil(new Promise(resolve => setTimeout(resolve, EVENT_FLUSH_MS)).then(() => flushEvents(ctx)))
+  else if (queuedRows.length >= FLUSH_AT) ctx.waitUntil(flushEvents(ctx))
 }
 
-async function flushEvents(db: ServiceContext['db']) {
-  const rows = queued
-  queued = []
+async function flushEvents(ctx: ServiceContext) {
+  const rows = queuedRows
+  const extra = queuedExtra
+  queuedRows = []
+  queuedExtra = []
   if (rows.length === 0) return
-  const inserts = []
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(db.insert(events).values(rows.slice(i, i + ROWS_PER_INSERT)))
-  await db.batch(inserts as [typeof inserts[number], ...typeof inserts])
+  const statements: BatchItem<'sqlite'>[] = []
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) statements.push(ctx.db.insert(events).values(rows.slice(i, i + ROWS_PER_INSERT)))
+  const first = statements.length
+  statements.push(...extra.map(e => e.statement))
+  const results = await ctx.db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+  extra.forEach((e, i) => e.after?.(ctx, results[first + i]))
 }

@@ -9,6 +9,7 @@ import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventIfChanged } from './events'
+import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
 /** Who may touch which licences: a user their own (in the WHERE clause), admins and the CLI all. */
 export type LicenseScope = { ownerId: string } | { all: true }
@@ -70,13 +71,17 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
     maxDevices: input.maxDevices ?? null,
     metadata: input.metadata,
     renewalPeriod: input.renewalPeriod ?? null,
+    expiringNotifiedFor: null,
+    expiredNotifiedFor: null,
     createdAt: now,
     updatedAt: now,
   }
-  await ctx.db.batch([
+  const [, , outbox] = await ctx.db.batch([
     ctx.db.insert(licenses).values(row),
     recordEvent(ctx, licenseEvent('license.created', row, { label: row.label, expiresAt: row.expiresAt?.toISOString() ?? null, maxDevices: row.maxDevices })),
+    outboxInsert(ctx, { type: 'license.created', licenseId: row.id }),
   ])
+  deliverAfterCommit(ctx, outbox)
   return { license: licenseView(row, { devicesUsed: 0 }, now), key }
 }
 
@@ -170,15 +175,19 @@ export async function findLicenseByKey(ctx: ServiceContext, scope: LicenseScope,
   return await getLicense(ctx, scope, l.id)
 }
 
-/** Apply a change with its audit event in one batch; a licence outside the scope is NOT_FOUND. */
-async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, changes: Partial<License>, eventType: string, detail?: Record<string, unknown>) {
+type MutationEvent = 'license.updated' | 'license.suspended' | 'license.reinstated' | 'license.renewed'
+
+/** Apply a change with its audit event and webhook outbox rows in one batch; a licence outside the scope is NOT_FOUND. */
+async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, changes: Partial<License>, eventType: MutationEvent, detail?: Record<string, unknown>) {
   const before = await findInScope(ctx, scope, id)
   const now = nowOf(ctx)
-  const [updated] = await ctx.db.batch([
+  const [updated, , outbox] = await ctx.db.batch([
     ctx.db.update(licenses).set({ ...changes, updatedAt: now }).where(inScope(scope, id)).returning(),
     recordEventIfChanged(ctx, licenseEvent(eventType, before, detail)),
+    outboxInsert(ctx, { type: eventType, licenseId: id, data: detail, onlyIfChanged: true }),
   ])
   if (!updated[0]) throw notFound('Licence')
+  deliverAfterCommit(ctx, outbox)
   const [{ n } = { n: 0 }] = await ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(eq(devices.licenseId, id))
   return licenseView(updated[0], { devicesUsed: n }, now)
 }
@@ -228,22 +237,31 @@ export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, inp
 
 export async function deleteLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
   const l = await findInScope(ctx, scope, id)
-  const [deleted] = await ctx.db.batch([
+  // The outbox rows first: they read the licence, which is gone after the delete (same transaction).
+  const [outbox, deleted] = await ctx.db.batch([
+    outboxInsert(ctx, { type: 'license.deleted', licenseId: id }),
     ctx.db.delete(licenses).where(inScope(scope, id)).returning({ id: licenses.id }),
     recordEventIfChanged(ctx, licenseEvent('license.deleted', l, { label: l.label })),
   ])
   if (!deleted[0]) throw notFound('Licence')
+  deliverAfterCommit(ctx, outbox)
   return { ok: true }
 }
 
 /** Free a device (seat) from the web app or CLI. */
 export async function freeDevice(ctx: ServiceContext, scope: LicenseScope, licenseId: string, deviceId: string) {
   const l = await findInScope(ctx, scope, licenseId)
-  const [deleted] = await ctx.db.batch([
+  const [device] = await ctx.db.select({ fingerprint: devices.fingerprint, name: devices.name }).from(devices)
+    .where(and(eq(devices.id, deviceId), eq(devices.licenseId, l.id))).limit(1)
+  if (!device) throw notFound('Device')
+  const [deleted, , outbox] = await ctx.db.batch([
     ctx.db.delete(devices).where(and(eq(devices.id, deviceId), eq(devices.licenseId, l.id))).returning({ fingerprint: devices.fingerprint }),
     recordEventIfChanged(ctx, { type: 'device.freed', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId } }),
+    // For webhook receivers a device freed by its owner is a deactivation too.
+    outboxInsert(ctx, { type: 'device.deactivated', licenseId: l.id, data: { device: { id: deviceId, ...device }, freedBy: 'owner' }, onlyIfChanged: true }),
   ])
   if (!deleted[0]) throw notFound('Device')
+  deliverAfterCommit(ctx, outbox)
   return { ok: true }
 }
 

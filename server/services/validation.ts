@@ -6,6 +6,7 @@ import type { IpState } from '../durable/rate-limiter'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { recordEvent, recordEventIfChanged, recordEventSoon } from './events'
+import { deliverAfterCommit, outboxInsert, subscribedSql } from './webhook-outbox'
 
 /**
  * The public API's logic (verify / activate / deactivate), shared by the REST routes. Outcomes are
@@ -26,6 +27,8 @@ interface Found {
   hasDevice: number
   /** The owner's per-minute limit (null: the installation default). */
   limit: number | null
+  /** The owner has an enabled endpoint subscribed to license.validated (webhooks). */
+  validatedHooks: number
 }
 
 /** The rate limits a REST call is subject to (server/lib/rate-limit.ts); absent for internal callers. */
@@ -49,6 +52,7 @@ export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerp
       ? sql<number>`0`
       : sql<number>`exists(select 1 from devices d where d.license_id = licenses.id and d.fingerprint = ${fingerprint})`,
     limit: sql<number | null>`(select u.verify_limit_per_minute from users u where u.id = licenses.owner_id)`,
+    validatedHooks: sql<number>`exists(select 1 from webhook_endpoints e where e.owner_id = licenses.owner_id and ${subscribedSql('license.validated')})`,
   }).from(licenses).where(digests.length === 1 ? eq(licenses.keyDigest, digests[0]!) : sql`${licenses.keyDigest} in (${digests[0]}, ${digests[1]})`).limit(1)
 }
 
@@ -83,10 +87,10 @@ async function find(ctx: ServiceContext, key: string, fingerprint: string | unde
   const values = { d0, d1, fp: fingerprint }
   const params = shape.slots.map(s => (typeof s === 'string' ? values[s] : s.value))
   const rows = await ctx.env.DB.prepare(shape.sql).bind(...params).raw()
-  const r = rows[0] as [string, string, 'active' | 'suspended', number | null, number | null, string, number, number, number | null] | undefined
+  const r = rows[0] as [string, string, 'active' | 'suspended', number | null, number | null, string, number, number, number | null, number] | undefined
   if (!r) return null
   // Columns in lookupQuery's order.
-  return { id: r[0], ownerId: r[1], status: r[2], expiresAt: r[3] === null ? null : new Date(r[3]), maxDevices: r[4], metadata: JSON.parse(r[5]) as Record<string, unknown>, used: r[6], hasDevice: r[7], limit: r[8] }
+  return { id: r[0], ownerId: r[1], status: r[2], expiresAt: r[3] === null ? null : new Date(r[3]), maxDevices: r[4], metadata: JSON.parse(r[5]) as Record<string, unknown>, used: r[6], hasDevice: r[7], limit: r[8], validatedHooks: r[9] }
 }
 
 /**
@@ -133,15 +137,29 @@ function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
 
 const devicesOf = (l: Found, used = l.used) => ({ used, max: l.maxDevices })
 
-/** The API call as an audit event, written after the response, batched with other calls' (recordEventSoon). */
+/**
+ * The API call as an audit event, written after the response and batched with other calls'
+ * (recordEventSoon). A verify of an existing licence whose owner has an endpoint subscribed to
+ * license.validated (known from the lookup) also writes those outbox rows in the same batch, and
+ * their first attempt follows — all off the response path.
+ */
 function recordCall(ctx: ServiceContext, route: string, code: string, l: Found | null, detail?: Record<string, unknown>) {
-  recordEventSoon(ctx, {
+  const input = {
     type: `validation.${route}`,
     outcome: code,
     subjectType: l ? 'license' : null,
     subjectId: l?.id ?? null,
     ownerId: l?.ownerId ?? null,
     detail: detail ?? null,
+  }
+  if (route !== 'verify' || !l?.validatedHooks) {
+    recordEventSoon(ctx, input)
+    return
+  }
+  const validation = { code, valid: code === 'VALID', fingerprint: (detail?.fingerprint as string | undefined) ?? null }
+  recordEventSoon(ctx, input, {
+    statement: outboxInsert(ctx, { type: 'license.validated', licenseId: l.id, data: { validation } }),
+    after: (flushCtx, rows) => deliverAfterCommit(flushCtx, rows as { id: string }[]),
   })
 }
 
@@ -183,17 +201,19 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   }
   // Race-free: the seat check and the insert are one statement, and D1 runs statements one at a time.
   const deviceId = newId('dev')
-  const [inserted, , state] = await ctx.db.batch([
+  const [inserted, , outbox, state] = await ctx.db.batch([
     ctx.db.insert(devices).select(sql`select ${deviceId}, l.id, ${input.fingerprint}, ${input.name ?? null}, ${ctx.audit.ip || null}, ${now.getTime()}, ${now.getTime()}
       from licenses l where l.id = ${l.id} and l.status = 'active' and (l.expires_at is null or l.expires_at > ${now.getTime()})
       and (l.max_devices is null or (select count(*) from devices d where d.license_id = l.id) < l.max_devices)`)
       .onConflictDoNothing().returning({ id: devices.id }),
     recordEventIfChanged(ctx, { type: 'device.activated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId, fingerprint: input.fingerprint.slice(0, 64), name: input.name ?? null } }),
+    outboxInsert(ctx, { type: 'device.activated', licenseId: l.id, data: { device: { id: deviceId, fingerprint: input.fingerprint, name: input.name ?? null } }, onlyIfChanged: true }),
     ctx.db.select({
       used: sql<number>`(select count(*) from devices d where d.license_id = ${l.id})`,
       hasDevice: sql<number>`exists(select 1 from devices d where d.license_id = ${l.id} and d.fingerprint = ${input.fingerprint})`,
     }).from(sql`(select 1)`),
   ])
+  deliverAfterCommit(ctx, outbox)
   const after = state[0] ?? { used: l.used, hasDevice: 0 }
   const code: ActivateCode = inserted.length > 0 ? 'ACTIVATED' : after.hasDevice ? 'ALREADY_ACTIVATED' : 'DEVICE_LIMIT_REACHED'
   recordCall(ctx, 'activate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
@@ -210,10 +230,12 @@ export async function deactivateDevice(ctx: ServiceContext, input: { key: string
     recordCall(ctx, 'deactivate', 'DEVICE_NOT_ACTIVATED', l)
     return { deactivated: false, code: 'DEVICE_NOT_ACTIVATED' as DeactivateCode, devices: devicesOf(l) }
   }
-  const [deleted] = await ctx.db.batch([
+  const [deleted, , outbox] = await ctx.db.batch([
     ctx.db.delete(devices).where(and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))).returning({ id: devices.id }),
     recordEventIfChanged(ctx, { type: 'device.deactivated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { fingerprint: input.fingerprint.slice(0, 64) } }),
+    outboxInsert(ctx, { type: 'device.deactivated', licenseId: l.id, data: { device: { fingerprint: input.fingerprint } }, onlyIfChanged: true }),
   ])
+  deliverAfterCommit(ctx, outbox)
   // Deleted here, or by a concurrent call a moment ago: either way this fingerprint no longer holds a seat.
   const code: DeactivateCode = deleted.length > 0 ? 'DEACTIVATED' : 'DEVICE_NOT_ACTIVATED'
   recordCall(ctx, 'deactivate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })

@@ -3,10 +3,11 @@ import type { AppEnv } from '../env'
 import { offRequestContext } from '../services/context'
 import { pruneExpiredSessions } from '../services/sessions'
 import { pruneEvents, retentionDays } from '../services/system-log'
+import { pruneDeliveries } from '../services/webhook-delivery'
 
 /** Cron task (wrangler.toml [triggers]): housekeeping that never sits on a request path. */
 export default defineTask({
-  meta: { name: 'maintenance', description: 'Prune expired sessions and events past the retention' },
+  meta: { name: 'maintenance', description: 'Prune expired sessions, and events and webhook deliveries past the retention' },
   async run({ context }) {
     const env = (context as { cloudflare?: { env: AppEnv } }).cloudflare?.env
     if (!env?.DB) return { result: 'no D1 binding' }
@@ -19,7 +20,9 @@ export default defineTask({
     const pruned = await pruneExpiredSessions(ctx)
     // Bounded: 20 statements of 1,000 rows per run (every 5 minutes), so a backlog drains over a few runs.
     const events = await pruneEvents(ctx, { days: retentionDays(env), batchSize: 1000, maxStatements: 20 })
+    // Finished webhook deliveries follow the same retention as the system log.
+    const deliveries = await pruneDeliveries(ctx, { days: retentionDays(env) })
     await settle()
-    return { result: `pruned ${pruned} sessions, ${events.deleted} events` }
+    return { result: `pruned ${pruned} sessions, ${events.deleted} events, ${deliveries} webhook deliveries` }
   },
 })

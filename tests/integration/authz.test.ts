@@ -1,5 +1,7 @@
 import { TRPCClientError } from '@trpc/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { webhookDeliveries } from '../../db/schema'
+import { newId } from '../../server/lib/random'
 import { appRouter } from '../../server/trpc/routers'
 import { call, PROCEDURES, type Access, type Fixtures, type ProcedureSpec } from '../support/authz'
 import { Caller, uniqueEmail } from '../support/client'
@@ -30,7 +32,16 @@ beforeAll(async () => {
   const deletable = await owner.trpc.licenses.create.mutate({ label: 'deletable' })
   await fetch(`${w.url}/api/v1/licenses/activate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: kept.key, fingerprint: 'owner-device' }) })
   const detail = await owner.trpc.licenses.get.query({ id: kept.license.id })
+  // Disabled: the matrix's calls must not send anything anywhere.
+  const hook = await owner.trpc.webhooks.create.mutate({ url: 'https://example.com/owner-hook', enabled: false })
+  const deletableHook = await owner.trpc.webhooks.create.mutate({ url: 'https://example.com/deletable-hook', enabled: false })
+  const deliveryId = newId('msg')
+  const now = new Date()
+  await w.context().ctx.db.insert(webhookDeliveries).values({ id: deliveryId, endpointId: hook.webhook.id, eventType: 'webhook.test', payload: '{}', status: 'failed', createdAt: now, updatedAt: now })
   fixtures = {
+    ownerWebhookId: hook.webhook.id,
+    ownerDeliveryId: deliveryId,
+    deletableWebhookId: deletableHook.webhook.id,
     targetUserId: target.user.id,
     ownerSessionId: ownerSession!.id,
     ownerId: ownerRow!.id,
@@ -94,6 +105,9 @@ describe('authorization matrix', () => {
     const l = await ownerCaller.trpc.licenses.get.query({ id: fixtures.ownerLicenseId })
     expect(l.label).not.toBe('hijacked')
     expect(l.devices.map(d => d.fingerprint)).toEqual(['owner-device'])
+    const hooks = await ownerCaller.trpc.webhooks.list.query({})
+    expect(hooks.map(h => h.url)).not.toContain('https://example.com/hijacked')
+    expect(hooks.map(h => h.url)).not.toContain('https://example.com/planted')
     const mine = await ownerCaller.trpc.licenses.list.query({})
     expect(mine.items.map(i => i.label)).not.toContain('planted')
     // The matrix user sees only the licences it created itself.

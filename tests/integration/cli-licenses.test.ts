@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addDuration } from '../../server/lib/duration'
+import { verifyWith, WebhookReceiver } from '../support/webhook-receiver'
 import { ROOT } from '../support/worker'
 
 /**
@@ -89,7 +90,9 @@ function run(cmd: string, args: string[]): Promise<Run> {
 
 async function startServer(): Promise<void> {
   const port = await freePort()
-  server = spawn(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', secrets, '--show-interactive-dev-session=false'], {
+  // As `npm start` runs it: scheduled handler reachable (/__scheduled), local webhook receivers allowed.
+  server = spawn(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', secrets, '--show-interactive-dev-session=false',
+    '--test-scheduled', '--var', 'WEBHOOKS_ALLOW_PRIVATE:true'], {
     cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   })
   server.stdout!.on('data', (d) => { serverLog += d })
@@ -221,5 +224,54 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
       expect(errors, `${label}\n${r.stderr}`).toHaveLength(1)
       expect(errors[0], label).toMatch(message)
     })
+  })
+})
+
+describe('lm webhook (local D1 shared with a running server)', { timeout: 240_000 }, () => {
+  it('add --json prints id and secret; a CLI change is delivered by the cron; list and remove', async () => {
+    const receiver = await new WebhookReceiver().start()
+    try {
+      const added = await lmJson('webhook', 'add', '--owner', OWNER, '--url', `${receiver.url}/cli`, '--events', 'license.created,license.deleted')
+      expect(added).toMatchObject({ ownerEmail: OWNER, url: `${receiver.url}/cli`, allEvents: false, eventTypes: ['license.created', 'license.deleted'], enabled: true })
+      expect(added.id).toMatch(/^whk_/)
+      expect(added.secret).toMatch(/^whsec_/)
+      const created = await lmJson('license', 'create', '--owner', OWNER, '--label', 'via CLI')
+      // The CLI leaves delivery to the every-minute cron (fired here as npm start's scheduler does).
+      expect(receiver.received).toHaveLength(0)
+      const fired = await fetch(`${baseUrl}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)
+      expect(fired.status).toBe(200)
+      await receiver.waitFor(r => r.length >= 1, 30_000)
+      const got = receiver.received[0]!
+      expect(verifyWith(added.secret, got)).toMatchObject({ type: 'license.created', data: { license: { label: 'via CLI' } } })
+      expect(got.body).not.toContain(created.key.slice(3, 14))
+
+      const listed = await lmJson('webhook', 'list', '--owner', OWNER)
+      expect(listed.items.map((w: { id: string }) => w.id)).toContain(added.id)
+      expect(JSON.stringify(listed)).not.toContain(added.secret)
+      const text = await lm('webhook', 'list')
+      expect(text.stdout).toContain(added.id)
+      expect(await lmJson('webhook', 'remove', added.id)).toEqual({ id: added.id, removed: true })
+      expect((await lmJson('webhook', 'list')).items.map((w: { id: string }) => w.id)).not.toContain(added.id)
+    }
+    finally {
+      await receiver.close()
+    }
+  })
+
+  it('bad arguments: one line on stderr, a non-zero exit', async () => {
+    const cases = await Promise.all([
+      lm('webhook', 'add', '--owner', OWNER),
+      lm('webhook', 'add', '--url', 'https://example.com/h'),
+      lm('webhook', 'add', '--owner', OWNER, '--url', 'https://example.com/h', '--events', 'license.exploded'),
+      lm('webhook', 'add', '--owner', OWNER, '--url', 'not a url'),
+      lm('webhook', 'remove', 'lic_notawebhook'),
+      lm('webhook', 'remove', 'whk_doesnotexist'),
+      lm('webhook', 'add', '--owner', 'nobody@example.com', '--url', 'https://example.com/h'),
+    ])
+    for (const r of cases) {
+      expect(r.code).not.toBe(0)
+      expect(r.stdout).toBe('')
+      expect(r.stderr.split('\n').filter(l => l.startsWith('lm:'))).toHaveLength(1)
+    }
   })
 })

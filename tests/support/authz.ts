@@ -16,6 +16,10 @@ export interface Fixtures {
   ownerDeviceId: string
   deletableLicenseId: string
   ownerId: string
+  /** A (disabled, so nothing is sent) webhook endpoint of the "owner" user with one delivery; and one that admins may delete. */
+  ownerWebhookId: string
+  ownerDeliveryId: string
+  deletableWebhookId: string
   /** Credentials of a plain user (login must succeed for everyone). */
   login: { email: string, password: string }
 }
@@ -61,6 +65,16 @@ export const PROCEDURES: ProcedureSpec[] = [
   { path: 'log.mine', type: 'query', access: 'user', input: () => ({ limit: 5 }) },
   { path: 'log.validationChart', type: 'query', access: 'admin', input: f => ({ userId: f.ownerId }) },
   { path: 'log.myValidationChart', type: 'query', access: 'user', input: () => ({}) },
+  { path: 'webhooks.list', type: 'query', access: 'user', input: () => ({}), foreignInput: f => ({ ownerId: f.ownerId }), foreignCode: 'FORBIDDEN' },
+  { path: 'webhooks.get', type: 'query', access: 'user', input: f => ({ id: f.ownerWebhookId }), foreignInput: f => ({ id: f.ownerWebhookId }) },
+  { path: 'webhooks.create', type: 'mutation', access: 'user', input: () => ({ url: 'https://example.com/matrix', enabled: false }), foreignInput: f => ({ ownerId: f.ownerId, url: 'https://example.com/planted' }), foreignCode: 'FORBIDDEN' },
+  { path: 'webhooks.update', type: 'mutation', access: 'user', input: f => ({ id: f.ownerWebhookId, description: 'matrix' }), foreignInput: f => ({ id: f.ownerWebhookId, url: 'https://example.com/hijacked' }) },
+  { path: 'webhooks.delete', type: 'mutation', access: 'user', input: f => ({ id: f.deletableWebhookId }), foreignInput: f => ({ id: f.ownerWebhookId }) },
+  { path: 'webhooks.revealSecret', type: 'mutation', access: 'user', input: f => ({ id: f.ownerWebhookId }), foreignInput: f => ({ id: f.ownerWebhookId }) },
+  { path: 'webhooks.rotateSecret', type: 'mutation', access: 'user', input: f => ({ id: f.ownerWebhookId, overlapHours: 1 }), foreignInput: f => ({ id: f.ownerWebhookId }) },
+  { path: 'webhooks.deliveries', type: 'query', access: 'user', input: f => ({ endpointId: f.ownerWebhookId }), foreignInput: f => ({ endpointId: f.ownerWebhookId }) },
+  { path: 'webhooks.sendTest', type: 'mutation', access: 'user', input: f => ({ id: f.ownerWebhookId }), foreignInput: f => ({ id: f.ownerWebhookId }) },
+  { path: 'webhooks.replay', type: 'mutation', access: 'user', input: f => ({ id: f.ownerDeliveryId }), foreignInput: f => ({ id: f.ownerDeliveryId }) },
 ]
 
 export async function call(caller: Caller, spec: ProcedureSpec, input: unknown) {

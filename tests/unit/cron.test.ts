@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { cronMatches, cronsFromWranglerToml } from '../../scripts/lib/cron'
 
@@ -16,5 +17,15 @@ describe('local cron scheduler', () => {
   it('reads the crons of wrangler.toml', () => {
     expect(cronsFromWranglerToml('[triggers]\ncrons = ["*/5 * * * *", "0 3 * * *"]\n')).toEqual(['*/5 * * * *', '0 3 * * *'])
     expect(cronsFromWranglerToml('name = "x"')).toEqual([])
+  })
+
+  it('wrangler.toml and nitro.scheduledTasks name the same crons; webhooks run every minute (npm start fires each)', () => {
+    const crons = cronsFromWranglerToml(readFileSync('wrangler.toml', 'utf8'))
+    expect(crons).toEqual(['* * * * *', '*/5 * * * *'])
+    const nuxt = readFileSync('nuxt.config.ts', 'utf8')
+    const tasks = /scheduledTasks:\s*\{([^}]*)\}/.exec(nuxt)![1]!
+    expect([...tasks.matchAll(/'([^']+)':/g)].map(m => m[1])).toEqual(crons)
+    expect(tasks).toMatch(/'\* \* \* \* \*': \['webhooks'\]/)
+    for (let minute = 0; minute < 3; minute++) expect(cronMatches('* * * * *', at(`2026-01-01T10:0${minute}:00Z`))).toBe(true)
   })
 })

@@ -4,6 +4,7 @@ import { authRouter } from './auth'
 import { licensesRouter } from './licenses'
 import { logRouter } from './log'
 import { usersRouter } from './users'
+import { webhooksRouter } from './webhooks'
 
 export const appRouter = router({
   auth: authRouter,
@@ -11,6 +12,7 @@ export const appRouter = router({
   users: usersRouter,
   licenses: licensesRouter,
   log: logRouter,
+  webhooks: webhooksRouter,
 })
 
 export type AppRouter = typeof appRouter

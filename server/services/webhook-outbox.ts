@@ -1,0 +1,62 @@
+import { sql, type SQL } from 'drizzle-orm'
+import { webhookDeliveries } from '../../db/schema'
+import type { WebhookEventType } from '../../shared/schemas/webhooks'
+import { nowOf, type ServiceContext } from './context'
+import { deliverMessages } from './webhook-delivery'
+
+/**
+ * The webhook outbox (docs/webhooks.md): statements that go into the SAME db.batch as the change
+ * they announce, so a change and its pending deliveries commit together or not at all.
+ */
+
+/** Epoch ms column → ISO 8601 with milliseconds, as JSON.stringify(new Date()) writes it. */
+const isoOf = (column: string) => sql.raw(`case when ${column} is null then null else strftime('%Y-%m-%dT%H:%M:%fZ', ${column} / 1000.0, 'unixepoch') end`)
+
+/** The licence as payloads show it, built from row `l` in SQL: its state inside the batch. Never key material. */
+const LICENSE_JSON = sql`json_object(
+  'id', l.id, 'label', l.label, 'status', l.status, 'expiresAt', ${isoOf('l.expires_at')},
+  'maxDevices', l.max_devices, 'devicesUsed', (select count(*) from devices dv where dv.license_id = l.id),
+  'metadata', json(l.metadata), 'renewalPeriod', l.renewal_period,
+  'createdAt', ${isoOf('l.created_at')}, 'updatedAt', ${isoOf('l.updated_at')})`
+
+export interface OutboxEvent {
+  type: WebhookEventType
+  licenseId: string
+  /** More members of `data` beside `license` (device, changes, validation…), as plain JSON values. */
+  data?: Record<string, unknown>
+  /**
+   * Only if the statement just before in the batch changed a row (SQLite changes()): place it
+   * right after recordEventIfChanged, like that one after its conditional change.
+   */
+  onlyIfChanged?: boolean
+}
+
+/** Which of an owner's endpoints receive `type`: enabled and subscribed (license.validated only explicitly). */
+export const subscribedSql = (type: string) => sql`e.enabled = 1 and (
+  (e.all_events = 1 and ${type} <> 'license.validated')
+  or exists (select 1 from json_each(e.event_types) where json_each.value = ${type}))`
+
+/**
+ * INSERT … SELECT one pending delivery per subscribed endpoint of the licence's owner. Returns the new
+ * message ids (for the first attempt after the commit: deliverAfterCommit).
+ */
+export function outboxInsert(ctx: ServiceContext, event: OutboxEvent) {
+  const now = nowOf(ctx)
+  const ms = now.getTime()
+  const extra: SQL[] = Object.entries(event.data ?? {}).map(([k, v]) => sql`, ${`$.${k}`}, json(${JSON.stringify(v ?? null)})`)
+  const data = extra.length
+    ? sql`json_set(json_object('license', ${LICENSE_JSON})${sql.join(extra, sql``)})`
+    : sql`json_object('license', ${LICENSE_JSON})`
+  // Values in the table's column order (drizzle's insert…select requires it).
+  return ctx.db.insert(webhookDeliveries).select(sql`select 'msg_' || lower(hex(randomblob(10))), e.id, ${event.type},
+    json_object('type', ${event.type}, 'timestamp', ${now.toISOString()}, 'data', ${data}),
+    'pending', 0, 0, ${ms}, null, null, null, null, ${ms}, ${ms}
+    from webhook_endpoints e join licenses l on l.id = ${event.licenseId} and e.owner_id = l.owner_id
+    where ${subscribedSql(event.type)}${event.onlyIfChanged ? sql` and changes() > 0` : sql``}`).returning({ id: webhookDeliveries.id })
+}
+
+/** After the batch committed: the first attempt right away (off the response path), unless this door leaves it to the cron. */
+export function deliverAfterCommit(ctx: ServiceContext, rows: { id: string }[] | undefined) {
+  if (!rows?.length || ctx.webhookDelivery === 'cron') return
+  ctx.waitUntil(deliverMessages(ctx, rows.map(r => r.id)))
+}

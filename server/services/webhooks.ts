@@ -1,0 +1,294 @@
+import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm'
+import type { z } from 'zod'
+import { users, webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDelivery, type WebhookEndpoint } from '../../db/schema'
+import { OPT_IN_EVENT_TYPES, TEST_EVENT_TYPE, type createWebhookSchema, type listDeliveriesSchema, type rotateWebhookSecretSchema, type updateWebhookSchema, type WebhookEventType } from '../../shared/schemas/webhooks'
+import { decryptKey, encryptKey } from '../lib/keys'
+import { decodeCursor, encodeCursor } from '../lib/paging'
+import { newId } from '../lib/random'
+import { allowsPrivateWebhooks, webhookUrlProblem } from '../lib/webhook-url'
+import { generateWebhookSecret } from '../lib/webhook-signing'
+import { nowOf, type ServiceContext } from './context'
+import { notFound, ServiceError } from './errors'
+import { recordEvent } from './events'
+import { deliverAfterCommit } from './webhook-outbox'
+import { deliverMessages, signingSecrets, UNHEALTHY_AFTER } from './webhook-delivery'
+
+/** Who may touch which endpoints: a user their own (in the WHERE clause), admins and the CLI all. */
+export type WebhookScope = { ownerId: string } | { all: true }
+
+const inScope = (scope: WebhookScope, id?: string): SQL | undefined => and(
+  id ? eq(webhookEndpoints.id, id) : undefined,
+  'ownerId' in scope ? eq(webhookEndpoints.ownerId, scope.ownerId) : undefined,
+)
+
+export type WebhookView = ReturnType<typeof webhookView>
+
+/** An endpoint as the web app and CLI see it: never a secret. */
+export function webhookView(ep: WebhookEndpoint, ownerEmail: string | null, now: Date) {
+  return {
+    id: ep.id,
+    ownerId: ep.ownerId,
+    ownerEmail,
+    url: ep.url,
+    description: ep.description,
+    allEvents: ep.allEvents,
+    eventTypes: ep.eventTypes as WebhookEventType[],
+    enabled: ep.enabled,
+    disabledReason: ep.disabledReason,
+    /** disabled, unhealthy (failing repeatedly), healthy (last attempt succeeded) or new (nothing sent yet). */
+    health: !ep.enabled ? 'disabled' as const : ep.consecutiveFailures >= UNHEALTHY_AFTER ? 'unhealthy' as const : ep.lastSuccessAt || ep.lastFailureAt ? 'healthy' as const : 'new' as const,
+    consecutiveFailures: ep.consecutiveFailures,
+    lastSuccessAt: ep.lastSuccessAt,
+    lastFailureAt: ep.lastFailureAt,
+    rotating: !!(ep.previousSecretExpiresAt && ep.previousSecretExpiresAt.getTime() > now.getTime()),
+    previousSecretExpiresAt: ep.previousSecretExpiresAt && ep.previousSecretExpiresAt.getTime() > now.getTime() ? ep.previousSecretExpiresAt : null,
+    createdAt: ep.createdAt,
+    updatedAt: ep.updatedAt,
+  }
+}
+
+function checkUrl(ctx: ServiceContext, url: string) {
+  const problem = webhookUrlProblem(url, { allowPrivate: allowsPrivateWebhooks(ctx.env) })
+  if (problem) throw new ServiceError('BAD_REQUEST', problem, { url: [problem] })
+}
+
+/** With "all events", only the opt-in types (license.validated) need listing. */
+function subscription(allEvents: boolean, eventTypes: WebhookEventType[]) {
+  return { allEvents, eventTypes: allEvents ? eventTypes.filter(t => OPT_IN_EVENT_TYPES.includes(t)) : eventTypes }
+}
+
+function webhookEvent(type: string, ep: Pick<WebhookEndpoint, 'id' | 'ownerId'>, detail?: Record<string, unknown>) {
+  return { type, outcome: 'success', subjectType: 'webhook', subjectId: ep.id, ownerId: ep.ownerId, detail }
+}
+
+export async function createWebhook(ctx: ServiceContext, ownerId: string, input: z.output<typeof createWebhookSchema>) {
+  const [owner] = await ctx.db.select({ id: users.id, email: users.email }).from(users).where(eq(users.id, ownerId)).limit(1)
+  if (!owner) throw new ServiceError('BAD_REQUEST', 'No such owner', { ownerId: ['No such user'] })
+  checkUrl(ctx, input.url)
+  const now = nowOf(ctx)
+  const secret = generateWebhookSecret()
+  const row: WebhookEndpoint = {
+    id: newId('whk'),
+    ownerId,
+    url: input.url,
+    description: input.description,
+    ...subscription(input.allEvents, input.eventTypes),
+    enabled: input.enabled,
+    disabledReason: null,
+    secretCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, secret),
+    previousSecretCiphertext: null,
+    previousSecretExpiresAt: null,
+    consecutiveFailures: 0,
+    lastSuccessAt: null,
+    lastFailureAt: null,
+    createdAt: now,
+    updatedAt: now,
+  }
+  await ctx.db.batch([
+    ctx.db.insert(webhookEndpoints).values(row),
+    recordEvent(ctx, webhookEvent('webhook.created', row, { url: row.url, allEvents: row.allEvents, eventTypes: row.eventTypes })),
+  ])
+  return { webhook: webhookView(row, owner.email, now), secret }
+}
+
+export async function listWebhooks(ctx: ServiceContext, scope: WebhookScope, filter: { ownerId?: string } = {}) {
+  const now = nowOf(ctx)
+  const rows = await ctx.db.select({ ep: webhookEndpoints, ownerEmail: users.email })
+    .from(webhookEndpoints).innerJoin(users, eq(users.id, webhookEndpoints.ownerId))
+    .where(and(inScope(scope), filter.ownerId ? eq(webhookEndpoints.ownerId, filter.ownerId) : undefined))
+    .orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id))
+    .limit(500)
+  return rows.map(r => webhookView(r.ep, r.ownerEmail, now))
+}
+
+async function findInScope(ctx: ServiceContext, scope: WebhookScope, id: string) {
+  const [row] = await ctx.db.select({ ep: webhookEndpoints, ownerEmail: users.email })
+    .from(webhookEndpoints).innerJoin(users, eq(users.id, webhookEndpoints.ownerId)).where(inScope(scope, id)).limit(1)
+  if (!row) throw notFound('Webhook endpoint')
+  return row
+}
+
+export async function getWebhook(ctx: ServiceContext, scope: WebhookScope, id: string) {
+  const { ep, ownerEmail } = await findInScope(ctx, scope, id)
+  const [counts] = await ctx.db.select({
+    pending: sql<number>`coalesce(sum(${webhookDeliveries.status} = 'pending'), 0)`,
+    failed: sql<number>`coalesce(sum(${webhookDeliveries.status} = 'failed'), 0)`,
+  }).from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id))
+  return { ...webhookView(ep, ownerEmail, nowOf(ctx)), pendingDeliveries: Number(counts?.pending ?? 0), failedDeliveries: Number(counts?.failed ?? 0) }
+}
+
+export async function updateWebhook(ctx: ServiceContext, scope: WebhookScope, input: z.output<typeof updateWebhookSchema>) {
+  const { ep: before, ownerEmail } = await findInScope(ctx, scope, input.id)
+  const now = nowOf(ctx)
+  const changes: Partial<WebhookEndpoint> = {}
+  if (input.url !== undefined && input.url !== before.url) {
+    checkUrl(ctx, input.url)
+    changes.url = input.url
+  }
+  if (input.description !== undefined) changes.description = input.description
+  if (input.allEvents !== undefined || input.eventTypes !== undefined) {
+    const next = subscription(input.allEvents ?? before.allEvents, input.eventTypes ?? before.eventTypes as WebhookEventType[])
+    if (!next.allEvents && next.eventTypes.length === 0) {
+      throw new ServiceError('BAD_REQUEST', 'Pick at least one event type, or all events', { eventTypes: ['Pick at least one event type, or all events'] })
+    }
+    Object.assign(changes, next)
+  }
+  if (input.enabled !== undefined) {
+    changes.enabled = input.enabled
+    if (input.enabled) changes.disabledReason = null
+  }
+  const [updated] = await ctx.db.batch([
+    ctx.db.update(webhookEndpoints).set({ ...changes, updatedAt: now }).where(inScope(scope, input.id)).returning(),
+    recordEvent(ctx, webhookEvent('webhook.updated', before, { changed: Object.keys(changes) })),
+  ])
+  if (!updated[0]) throw notFound('Webhook endpoint')
+  return webhookView(updated[0], ownerEmail, now)
+}
+
+export async function deleteWebhook(ctx: ServiceContext, scope: WebhookScope, id: string) {
+  const { ep } = await findInScope(ctx, scope, id)
+  const [deleted] = await ctx.db.batch([
+    ctx.db.delete(webhookEndpoints).where(inScope(scope, id)).returning({ id: webhookEndpoints.id }),
+    recordEvent(ctx, webhookEvent('webhook.deleted', ep, { url: ep.url })),
+  ])
+  if (!deleted[0]) throw notFound('Webhook endpoint')
+  return { ok: true }
+}
+
+/** The current signing secret, decrypted for its owner (or an admin). Recorded, since it reveals a secret. */
+export async function revealWebhookSecret(ctx: ServiceContext, scope: WebhookScope, id: string) {
+  const { ep } = await findInScope(ctx, scope, id)
+  const [secret] = await signingSecrets(ctx.env, ep, nowOf(ctx))
+  await recordEvent(ctx, webhookEvent('webhook.secret_revealed', ep))
+  return { secret: secret! }
+}
+
+/** A new secret; the old one keeps signing (both signatures sent) for `overlapHours`. */
+export async function rotateWebhookSecret(ctx: ServiceContext, scope: WebhookScope, input: z.output<typeof rotateWebhookSecretSchema>) {
+  const { ep, ownerEmail } = await findInScope(ctx, scope, input.id)
+  const now = nowOf(ctx)
+  const secret = generateWebhookSecret()
+  const previousSecretExpiresAt = input.overlapHours > 0 ? new Date(now.getTime() + input.overlapHours * 3_600_000) : null
+  const [updated] = await ctx.db.batch([
+    ctx.db.update(webhookEndpoints).set({
+      secretCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, secret),
+      previousSecretCiphertext: previousSecretExpiresAt ? ep.secretCiphertext : null,
+      previousSecretExpiresAt,
+      updatedAt: now,
+    }).where(inScope(scope, input.id)).returning(),
+    recordEvent(ctx, webhookEvent('webhook.secret_rotated', ep, { overlapHours: input.overlapHours })),
+  ])
+  if (!updated[0]) throw notFound('Webhook endpoint')
+  return { webhook: webhookView(updated[0], ownerEmail, now), secret }
+}
+
+export type DeliveryView = ReturnType<typeof deliveryView>
+
+function deliveryView(d: WebhookDelivery, attempts: (typeof webhookAttempts.$inferSelect)[] = []) {
+  return {
+    id: d.id,
+    endpointId: d.endpointId,
+    eventType: d.eventType,
+    status: d.status,
+    attempts: d.attempts,
+    nextAttemptAt: d.status === 'pending' ? d.nextAttemptAt : null,
+    lastAttemptAt: d.lastAttemptAt,
+    lastStatusCode: d.lastStatusCode,
+    lastLatencyMs: d.lastLatencyMs,
+    lastResponse: d.lastResponse,
+    payload: d.payload,
+    createdAt: d.createdAt,
+    attemptLog: attempts.map(a => ({ id: a.id, attemptedAt: a.attemptedAt, statusCode: a.statusCode, latencyMs: a.latencyMs, response: a.response, succeeded: a.succeeded })),
+  }
+}
+
+/** An endpoint's delivery log, newest first, keyset-paged; each with its attempts. */
+export async function listDeliveries(ctx: ServiceContext, scope: WebhookScope, input: z.output<typeof listDeliveriesSchema>) {
+  await findInScope(ctx, scope, input.endpointId)
+  const c = input.cursor ? decodeCursor(input.cursor) : null
+  const rows = await ctx.db.select().from(webhookDeliveries)
+    .where(and(
+      eq(webhookDeliveries.endpointId, input.endpointId),
+      input.status ? eq(webhookDeliveries.status, input.status) : undefined,
+      c ? sql`(${webhookDeliveries.createdAt}, ${webhookDeliveries.id}) < (${c.ms}, ${c.id})` : undefined,
+    ))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(input.limit + 1)
+  const page = rows.slice(0, input.limit)
+  const attempts = page.length
+    ? await ctx.db.select().from(webhookAttempts).where(inArray(webhookAttempts.deliveryId, page.map(d => d.id))).orderBy(desc(webhookAttempts.attemptedAt)).limit(1000)
+    : []
+  const last = page.at(-1)
+  return {
+    items: page.map(d => deliveryView(d, attempts.filter(a => a.deliveryId === d.id))),
+    nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null,
+  }
+}
+
+async function deliveryInScope(ctx: ServiceContext, scope: WebhookScope, id: string) {
+  const [d] = await ctx.db.select({ d: webhookDeliveries }).from(webhookDeliveries)
+    .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
+    .where(and(eq(webhookDeliveries.id, id), inScope(scope))).limit(1)
+  if (!d) throw notFound('Delivery')
+  return d.d
+}
+
+async function deliveryWithAttempts(ctx: ServiceContext, id: string) {
+  const [[d], attempts] = await ctx.db.batch([
+    ctx.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).limit(1),
+    ctx.db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, id)).orderBy(desc(webhookAttempts.attemptedAt)),
+  ])
+  if (!d) throw notFound('Delivery')
+  return deliveryView(d, attempts)
+}
+
+/** "Send test event": a webhook.test message to this endpoint only, attempted at once (the caller waits for the outcome). */
+export async function sendTestEvent(ctx: ServiceContext, scope: WebhookScope, id: string) {
+  const { ep } = await findInScope(ctx, scope, id)
+  if (!ep.enabled) throw new ServiceError('BAD_REQUEST', 'This endpoint is disabled: enable it to send a test event')
+  const now = nowOf(ctx)
+  const deliveryId = newId('msg')
+  const payload = JSON.stringify({ type: TEST_EVENT_TYPE, timestamp: now.toISOString(), data: { endpoint: { id: ep.id, url: ep.url }, message: 'A test event from License Manager.' } })
+  await ctx.db.insert(webhookDeliveries).values({ id: deliveryId, endpointId: ep.id, eventType: TEST_EVENT_TYPE, payload, nextAttemptAt: now, createdAt: now, updatedAt: now })
+  await deliverMessages(ctx, [deliveryId])
+  return await deliveryWithAttempts(ctx, deliveryId)
+}
+
+/** Replay: the same message (same webhook-id and body) queued again as due now, with the retry schedule started over. */
+export async function replayDelivery(ctx: ServiceContext, scope: WebhookScope, id: string) {
+  const d = await deliveryInScope(ctx, scope, id)
+  const now = nowOf(ctx)
+  await ctx.db.update(webhookDeliveries).set({ status: 'pending', nextAttemptAt: now, retryStep: 0, updatedAt: now }).where(eq(webhookDeliveries.id, d.id))
+  deliverAfterCommit(ctx, [{ id: d.id }])
+  return { ok: true }
+}
+
+/**
+ * Key-secret rotation (docs/keys.md): re-encrypt endpoint secrets still under KEY_ENC_SECRET_PREVIOUS
+ * with the new KEY_ENC_SECRET (`lm keys rotate` runs it beside the licences' rewrite). Idempotent.
+ */
+export async function reencryptWebhookSecrets(ctx: ServiceContext) {
+  const current = async (c: string | null) => {
+    if (!c) return true
+    try {
+      await decryptKey(ctx.env.KEY_ENC_SECRET, c)
+      return true
+    }
+    catch {
+      return false
+    }
+  }
+  const reencrypt = async (c: string) => encryptKey(ctx.env.KEY_ENC_SECRET, await decryptKey(ctx.env.KEY_ENC_SECRET_PREVIOUS!, c))
+  let rewritten = 0
+  if (!ctx.env.KEY_ENC_SECRET_PREVIOUS) return { rewritten }
+  for (const ep of await ctx.db.select().from(webhookEndpoints)) {
+    const changes: Partial<WebhookEndpoint> = {}
+    if (!(await current(ep.secretCiphertext))) changes.secretCiphertext = await reencrypt(ep.secretCiphertext)
+    if (!(await current(ep.previousSecretCiphertext))) changes.previousSecretCiphertext = await reencrypt(ep.previousSecretCiphertext!)
+    if (Object.keys(changes).length) {
+      await ctx.db.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, ep.id))
+      rewritten++
+    }
+  }
+  return { rewritten }
+}
