@@ -8,6 +8,9 @@ export default defineConfig({
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
           environment: 'node',
+          // scrypt-js at the real cost (p=5) runs ~1 s per hash: more than the 5 s default when the
+          // integration project's workers share the CPU.
+          testTimeout: 30_000,
         },
       },
       {

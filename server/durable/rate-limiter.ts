@@ -4,10 +4,12 @@ import type { DurableObjectState } from '@cloudflare/workers-types'
 import { DurableObject } from 'cloudflare:workers'
 
 /**
- * The rate limiter: the authority on the public API's limits, one instance per subject —
- * `user:<id>` for a developer's per-window count, `ip:<address>` for the brute-force guard. A
- * Durable Object is single-threaded and unique per name worldwide, so its counts are exact and
- * global (never per location). State lives in memory, with a copy in the object's own storage
+ * The rate limiter: the authority on the public API's limits. Subjects are spread over a fixed
+ * set of instances by a hash — `users:<n>` hold developers' windows, `ips:<n>` the brute-force
+ * guard's IPs — so no object is created per developer or per client IP, and one RPC can carry
+ * the counts of many developers. Each subject lives in exactly one instance; a Durable Object is
+ * single-threaded and unique per name worldwide, so its counts are exact and global (never per
+ * location). State lives in memory, with a copy in the object's SQLite storage (synchronous KV)
  * so an evicted object resumes its windows. Called over Workers RPC by server/lib/rate-limit.ts,
  * which batches counts and caches verdicts per isolate (docs/rate-limits.md).
  */
@@ -41,70 +43,84 @@ export interface IpState {
   resetAt: number
 }
 
-const USER_KEY = 'user-window'
-const IP_KEY = 'not-found'
+/** Subjects kept in memory before expired ones are swept (from memory and storage). */
+const SWEEP_AT = 10_000
 
 export class RateLimiter extends DurableObject {
-  private window: UserWindow | null = null
-  /** Times (ms) of this IP's NOT_FOUND answers, oldest first; at most max+1 kept. */
-  private notFound: number[] = []
+  private users = new Map<string, UserWindow>()
+  /** IP → times (ms) of its NOT_FOUND answers, oldest first; at most max+1 kept. */
+  private ips = new Map<string, number[]>()
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never)
-    void ctx.blockConcurrencyWhile(async () => {
-      this.window = (await ctx.storage.get<UserWindow>(USER_KEY)) ?? null
-      this.notFound = (await ctx.storage.get<number[]>(IP_KEY)) ?? []
+  }
+
+  private window(owner: string, windowSeconds: number, now: number): UserWindow {
+    let w = this.users.get(owner) ?? this.ctx.storage.kv.get<UserWindow>(`u:${owner}`)
+    if (!w || now >= w.start + windowSeconds * 1000) w = { start: now, count: 0, refused: 0 }
+    if (this.users.size >= SWEEP_AT) this.sweep(now, windowSeconds)
+    this.users.set(owner, w)
+    return w
+  }
+
+  private sweep(now: number, windowSeconds: number) {
+    for (const [owner, w] of this.users) {
+      if (now >= w.start + windowSeconds * 1000) {
+        this.users.delete(owner)
+        this.ctx.storage.kv.delete(`u:${owner}`)
+      }
+    }
+  }
+
+  /** Count calls that were already served (a batch from one isolate): `[owner, n]` → `[count, resetAt]`. */
+  record(windowSeconds: number, batch: [string, number][]): [number, number][] {
+    const now = Date.now()
+    return batch.map(([owner, n]) => {
+      const w = this.window(owner, windowSeconds, now)
+      w.count += n
+      this.ctx.storage.kv.put(`u:${owner}`, w)
+      return [w.count, w.start + windowSeconds * 1000]
     })
-  }
-
-  private current(windowSeconds: number, now: number): UserWindow {
-    const w = this.window
-    if (w && now < w.start + windowSeconds * 1000) return w
-    return (this.window = { start: now, count: 0, refused: 0 })
-  }
-
-  private save() {
-    // Not awaited, allowUnconfirmed: answers never wait for the disk.
-    void this.ctx.storage.put(USER_KEY, this.window, { allowUnconfirmed: true })
-  }
-
-  /** Count `n` calls that were already served (a batch from one isolate). */
-  record(windowSeconds: number, n: number): WindowState {
-    const w = this.current(windowSeconds, Date.now())
-    w.count += n
-    this.save()
-    return { count: w.count, resetAt: w.start + windowSeconds * 1000 }
   }
 
   /**
    * Decide one call exactly: first count `served` calls the isolate already answered, then admit
    * the call if the window has room. Refused calls do not count.
    */
-  hit(limit: number, windowSeconds: number, served: number): UserDecision {
-    const w = this.current(windowSeconds, Date.now())
+  hit(owner: string, limit: number, windowSeconds: number, served: number): UserDecision {
+    const w = this.window(owner, windowSeconds, Date.now())
     w.count += served
     const allowed = w.count < limit
     if (allowed) w.count++
     else w.refused++
-    this.save()
+    this.ctx.storage.kv.put(`u:${owner}`, w)
     return { allowed, firstRefusal: !allowed && w.refused === 1, count: w.count, resetAt: w.start + windowSeconds * 1000 }
   }
 
   /**
-   * A NOT_FOUND answer for this IP, asked before it is sent: an IP already blocked is refused
+   * A NOT_FOUND answer for an IP, asked before it is sent: an IP already blocked is refused
    * (and not counted); otherwise the answer counts, and the one that exceeds `max` starts the block.
    */
-  recordNotFound(max: number, windowSeconds: number): IpState {
+  recordNotFound(ip: string, max: number, windowSeconds: number): IpState {
     const now = Date.now()
     const windowMs = windowSeconds * 1000
-    this.notFound = this.notFound.filter(t => t > now - windowMs)
-    const wasBlocked = this.notFound.length > max
-    if (!wasBlocked) {
-      this.notFound.push(now)
-      void this.ctx.storage.put(IP_KEY, this.notFound, { allowUnconfirmed: true })
+    if (this.ips.size >= SWEEP_AT) {
+      for (const [k, times] of this.ips) {
+        if (times.every(t => t <= now - windowMs)) {
+          this.ips.delete(k)
+          this.ctx.storage.kv.delete(`ip:${k}`)
+        }
+      }
     }
-    const count = this.notFound.length
-    const blocked = count > max
-    return { count, wasBlocked, blocked, justBlocked: blocked && !wasBlocked, resetAt: this.notFound[0]! + windowMs }
+    const times = (this.ips.get(ip) ?? this.ctx.storage.kv.get<number[]>(`ip:${ip}`) ?? []).filter(t => t > now - windowMs)
+    const wasBlocked = times.length > max
+    if (!wasBlocked) {
+      times.push(now)
+      if (times.length > max + 1) times.splice(0, times.length - (max + 1))
+      this.ctx.storage.kv.put(`ip:${ip}`, times)
+    }
+    this.ips.set(ip, times)
+    const blocked = times.length > max
+    return { count: times.length, wasBlocked, blocked, justBlocked: blocked && !wasBlocked, resetAt: times[0]! + windowMs }
   }
 }

@@ -9,7 +9,7 @@ import { ApiError } from './public-api'
  * - brute force: an IP with more than 20 NOT_FOUND answers in 10 minutes gets 429 on the public
  *   routes, before its body is read, until the window passes.
  *
- * The RateLimiter Durable Object (one per user, one per IP) is the authority. This module is its
+ * The RateLimiter Durable Object (developers and IPs spread over SHARDS instances each) is the authority. This module is its
  * per-isolate client, built so that the common call costs no round trip at all:
  * - a developer's calls are admitted against the isolate's view of their window (the object's
  *   count as last acknowledged + calls sent + calls not yet sent) and counted in batches after
@@ -70,8 +70,19 @@ export function rateLimitedError(s: LimitState, message: string, now = Date.now(
 export const COUNT_FLUSH_MS = 200
 const MAX_TRACKED = 10_000
 
+/** Instances the subjects are spread over (per kind): a hash of the subject picks one. */
+export const SHARDS = 16
+
+/** FNV-1a: a stable, cheap spread of subjects over the shards. */
+export function shardOf(subject: string): number {
+  let h = 0x811C9DC5
+  for (let i = 0; i < subject.length; i++) h = Math.imul(h ^ subject.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % SHARDS
+}
+
 /** An isolate's view of one developer's window. */
 interface Budget {
+  shard: number
   /** The object's count as last acknowledged, and when its window ends. */
   count: number
   resetAt: number
@@ -81,10 +92,12 @@ interface Budget {
   pending: number
   /** Refused by the object: refuse without asking until resetAt. */
   exhausted: boolean
-  flushScheduled: boolean
 }
 
 const budgets = new Map<string, Budget>()
+/** Per shard: developers with served calls not sent yet, and whether a send is scheduled. */
+const unsent = new Map<number, Set<string>>()
+const flushScheduled = new Set<number>()
 /** Blocks this isolate has been told of: IP → when the block lifts (epoch ms). */
 const blockedIps = new Map<string, number>()
 /** An IP's NOT_FOUND budget as last told by its object (for the headers). */
@@ -103,6 +116,8 @@ function acknowledge(b: Budget, s: WindowState) {
   b.count = s.count
   b.resetAt = s.resetAt
 }
+
+type Shard = ReturnType<DurableObjectNamespace<RateLimiter>['get']>
 
 export type UserAdmission = { allowed: true, state: LimitState } | { allowed: false, state: LimitState, firstRefusal: boolean }
 
@@ -130,8 +145,8 @@ export class RequestLimiter {
     }
   }
 
-  private stub(name: string) {
-    return this.ns.get(this.ns.idFromName(name))
+  private stub(kind: 'users' | 'ips', subject: string): Shard {
+    return this.ns.get(this.ns.idFromName(`${kind}:${shardOf(subject)}`))
   }
 
   /** Before the body is read: 429 while this IP is blocked (as far as this isolate has been told). */
@@ -152,7 +167,7 @@ export class RequestLimiter {
     let b = budgets.get(ownerId)
     if (!b || (now >= b.resetAt && b.sending === 0)) {
       bounded(budgets, v => v.resetAt <= now && v.sending === 0 && v.pending === 0)
-      b = { count: 0, resetAt: now + windowSeconds * 1000, sending: 0, pending: 0, exhausted: false, flushScheduled: false }
+      b = { shard: shardOf(ownerId), count: 0, resetAt: now + windowSeconds * 1000, sending: 0, pending: 0, exhausted: false }
       budgets.set(ownerId, b)
     }
     const state = (count: number): LimitState => ({ limit, windowSeconds, remaining: limit - count, resetAt: b.resetAt })
@@ -160,9 +175,12 @@ export class RequestLimiter {
     if (!b.exhausted && b.count + b.sending + b.pending < limit) {
       b.pending++
       this.state = state(b.count + b.sending + b.pending)
-      if (!b.flushScheduled) {
-        b.flushScheduled = true
-        this.waitUntil(this.flush(ownerId, b, windowSeconds))
+      let owners = unsent.get(b.shard)
+      if (!owners) unsent.set(b.shard, (owners = new Set()))
+      owners.add(ownerId)
+      if (!flushScheduled.has(b.shard)) {
+        flushScheduled.add(b.shard)
+        this.waitUntil(this.flush(b.shard, windowSeconds))
       }
       return { allowed: true, state: this.state }
     }
@@ -177,7 +195,7 @@ export class RequestLimiter {
     b.sending = served
     let d: UserDecision
     try {
-      d = await this.stub(`user:${ownerId}`).hit(limit, windowSeconds, served) as UserDecision
+      d = await this.stub('users', ownerId).hit(ownerId, limit, windowSeconds, served) as UserDecision
     }
     finally {
       b.sending = 0
@@ -188,20 +206,39 @@ export class RequestLimiter {
     return d.allowed ? { allowed: true, state: this.state } : { allowed: false, state: this.state, firstRefusal: d.firstRefusal }
   }
 
-  /** Send a budget's served calls to its object, once per COUNT_FLUSH_MS. */
-  private async flush(ownerId: string, b: Budget, windowSeconds: number) {
+  /** Send a shard's served calls to its object in one RPC, once per COUNT_FLUSH_MS. */
+  private async flush(shard: number, windowSeconds: number) {
     await sleep(COUNT_FLUSH_MS)
-    while (b.sending > 0) await sleep(1)
-    b.flushScheduled = false
-    const n = b.pending
-    if (n === 0) return
-    b.pending = 0
-    b.sending = n
+    flushScheduled.delete(shard)
+    const owners = unsent.get(shard)
+    unsent.delete(shard)
+    if (!owners) return
+    const sent: [string, Budget, number][] = []
+    for (const owner of owners) {
+      const b = budgets.get(owner)
+      if (!b || b.pending === 0) continue
+      if (b.sending > 0) {
+        // A decision for this developer is in flight: their calls go with the next send.
+        let later = unsent.get(shard)
+        if (!later) unsent.set(shard, (later = new Set()))
+        later.add(owner)
+        continue
+      }
+      sent.push([owner, b, b.pending])
+      b.sending = b.pending
+      b.pending = 0
+    }
+    if (unsent.has(shard) && !flushScheduled.has(shard)) {
+      flushScheduled.add(shard)
+      this.waitUntil(this.flush(shard, windowSeconds))
+    }
+    if (sent.length === 0) return
     try {
-      acknowledge(b, await this.stub(`user:${ownerId}`).record(windowSeconds, n) as WindowState)
+      const acks = await this.stub('users', sent[0]![0]).record(windowSeconds, sent.map(([owner, , n]) => [owner, n])) as [number, number][]
+      sent.forEach(([, b], i) => acknowledge(b, { count: acks[i]![0], resetAt: acks[i]![1] }))
     }
     finally {
-      b.sending = 0
+      for (const [, b] of sent) b.sending = 0
     }
   }
 
@@ -210,7 +247,7 @@ export class RequestLimiter {
    * when the IP is blocked (the caller answers 429 instead); a block is remembered here.
    */
   async notFound(): Promise<IpState> {
-    const s = await this.stub(`ip:${this.ip}`).recordNotFound(this.settings.notFoundMax, this.settings.notFoundWindowSeconds) as IpState
+    const s = await this.stub('ips', this.ip).recordNotFound(this.ip, this.settings.notFoundMax, this.settings.notFoundWindowSeconds) as IpState
     const now = Date.now()
     bounded(ipBudgets, v => v.resetAt <= now)
     ipBudgets.set(this.ip, { count: s.count, resetAt: s.resetAt })
