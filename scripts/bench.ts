@@ -162,6 +162,20 @@ function stats(times: number[]) {
 }
 
 // ---------- phases ----------
+/** The verify scenario again on the large D1, with the rate limiter switched off (RATE_LIMITS=off): what the limiter costs. */
+async function limiterOffPhase(envFile: string, big: { persistTo: string, seeded: Seeded }): Promise<ScenarioResult> {
+  step('Load: verify (valid key) with the rate limiter off (RATE_LIMITS=off)…')
+  const w = await startWorker(ROOT, { persistTo: big.persistTo, envFile, vars: { RATE_LIMITS: 'off' } })
+  try {
+    const s = scenarios(big.seeded, OPTS.durationS, OPTS.connections).find(x => x.name.startsWith('verify (valid key)'))!
+    await runScenario(w.url, w.pid, { ...s, durationS: 1 })
+    return await runScenario(w.url, w.pid, { ...s, name: 'verify (valid key), rate limiter off' })
+  }
+  finally {
+    await w.stop()
+  }
+}
+
 async function workerPhase(envFile: string, big: { persistTo: string, seeded: Seeded }, small: { persistTo: string, seeded: Seeded }) {
   step(`Serving the worker on the ${OPTS.licenses.toLocaleString('en')}-licence D1 and on the ${OPTS.smallLicenses.toLocaleString('en')}-licence one…`)
   const w = await startWorker(ROOT, { persistTo: big.persistTo, envFile })
@@ -375,6 +389,7 @@ async function main() {
     cpSync(d1File(big), bareFile)
 
     const bigRun = await workerPhase(envFile, { persistTo: big, seeded: bigSeed }, { persistTo: small, seeded: smallSeed })
+    const limiterOff = await limiterOffPhase(envFile, { persistTo: big, seeded: bigSeed })
     const bare = await barePhase(bareFile, secrets, bigSeed)
     step('System-log SQL in Node\'s SQLite…')
     const logSql = logSqlTimings(bareFile, bigSeed)
@@ -384,12 +399,14 @@ async function main() {
     const trivial = byName('trivial')
     const verify = byName('verify (valid key)')
     const figures = {
-      scenarios: [...bigRun.results, bare, bigRun.smallLoad],
+      scenarios: [...bigRun.results, limiterOff, bare, bigRun.smallLoad],
       verifyOwnCpuMs: round(verify.cpuMsPerRequest - trivial.cpuMsPerRequest, 3),
       bareCpuMsPerRequest: bare.cpuMsPerRequest,
       ratios: {
         verifyToTrivialThroughput: round(verify.reqPerSec / trivial.reqPerSec, 3),
         verifyToBareThroughput: round(verify.reqPerSec / bare.reqPerSec, 3),
+        /** Rate limiter on (production) vs off, same dataset, same run. */
+        limiterOnToOffThroughput: round(verify.reqPerSec / limiterOff.reqPerSec, 3),
         latency1MTo1k: round(bigRun.latency.a.medianMs / bigRun.latency.b.medianMs, 3),
       },
       latency: {

@@ -19,6 +19,8 @@ export interface AppEnv {
   EVENT_RETENTION_DAYS?: string
   /** The rate limiter Durable Object (wrangler.toml [[durable_objects.bindings]]). */
   RATE_LIMITER?: DurableObjectNamespace<RateLimiter>
+  /** "off" switches the public API's rate limits off (e.g. behind an API gateway of your own; the benchmark's comparison). */
+  RATE_LIMITS?: string
   /** Public API calls per window for one developer's licences, unless set per user (default 600). */
   RATE_LIMIT_PER_MINUTE?: string
   /** Length of that window in seconds (default 60; shortened by tests). */

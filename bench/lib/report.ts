@@ -7,7 +7,7 @@ export interface Figures {
   scenarios: ScenarioResult[]
   verifyOwnCpuMs: number
   bareCpuMsPerRequest: number
-  ratios: { verifyToTrivialThroughput: number, verifyToBareThroughput: number, latency1MTo1k: number }
+  ratios: { verifyToTrivialThroughput: number, verifyToBareThroughput: number, limiterOnToOffThroughput: number, latency1MTo1k: number }
   latency: { large: Latency, small: Latency, failures: number }
   d1StatementsPerRequest: Record<string, Counted>
   systemLogMs: { http: Record<string, number>, sql: Record<string, number>, events: number }
@@ -47,6 +47,7 @@ export function renderTable(r: Figures & { targets: Record<string, Target>, mach
     ['verify own CPU (verify − trivial)', `${r.verifyOwnCpuMs} ms/request (bare floor ${r.bareCpuMsPerRequest} ms/request)`],
     ['verify / trivial throughput', String(r.ratios.verifyToTrivialThroughput)],
     ['verify / bare floor throughput', String(r.ratios.verifyToBareThroughput)],
+    ['verify limiter on / off throughput', String(r.ratios.limiterOnToOffThroughput)],
     [`verify latency, 1 connection, median`, `${fmt(large.licenses)} licences ${large.medianMs} ms · ${fmt(small.licenses)} licences ${small.medianMs} ms · ratio ${r.ratios.latency1MTo1k}`],
     ...Object.entries(r.d1StatementsPerRequest).map(([k, c]): [string, string] => [`D1 statements: ${k}`, `waited for ${c.reads}R ${c.writes}W (${c.calls} calls) · in flight at response ${c.pendingReads}R ${c.pendingWrites}W · after ${c.afterReads}R ${c.afterWrites}W`]),
     ...Object.keys(r.systemLogMs.http).map((k): [string, string] => [`system log ${k} (${fmt(r.systemLogMs.events)} events)`, `HTTP ${r.systemLogMs.http[k]} ms · SQL ${r.systemLogMs.sql[k]} ms`]),

@@ -84,11 +84,11 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
 
     const ip = (request.headers.get('cf-connecting-ip') ?? '').trim().slice(0, 64)
     const ns = env.RATE_LIMITER as DurableObjectNamespace<RateLimiter> | undefined
-    if (ns) {
+    if (ns && env.RATE_LIMITS !== 'off') {
       limiter = new RequestLimiter(ns, rateLimitSettings(env), ip, waitUntil)
       limiter.gate() // a blocked IP is refused before anything else, its body unread
     }
-    else if (!warnedNoLimiter) {
+    else if (!ns && !warnedNoLimiter) {
       warnedNoLimiter = true
       console.warn('RATE_LIMITER binding missing: public API rate limits are off (see wrangler.toml)')
     }

@@ -44,7 +44,7 @@ describe('npm run bench -- --quick', () => {
     }).filter(([path]) => !path.endsWith('.code'))) {
       expect(typeof v === 'number' && Number.isFinite(v), `${path} = ${String(v)}`).toBe(true)
     }
-    for (const k of ['verifyToTrivialThroughput', 'verifyToBareThroughput', 'latency1MTo1k']) expect(json.ratios[k]).toBeGreaterThan(0)
+    for (const k of ['verifyToTrivialThroughput', 'verifyToBareThroughput', 'limiterOnToOffThroughput', 'latency1MTo1k']) expect(json.ratios[k]).toBeGreaterThan(0)
     expect(Object.keys(json.systemLogMs.http).sort()).toEqual(['byGroup', 'byIp', 'firstPage'])
     expect(json.latency.failures).toBe(0)
     expect(json.workerSize.gzipBytes).toBeGreaterThan(100_000)

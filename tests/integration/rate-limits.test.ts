@@ -174,3 +174,20 @@ describe('windows that pass (short windows set through configuration)', () => {
     expect(await ctx.db.select().from(events).where(and(eq(events.type, 'validation.ip_blocked'), eq(events.ip, ip)))).toEqual([])
   })
 })
+
+describe('RATE_LIMITS=off (an operator behind their own gateway; the benchmark\'s comparison)', () => {
+  let w: TestWorker
+  beforeAll(async () => { w = await startWorker({ vars: { RATE_LIMITS: 'off', RATE_LIMIT_PER_MINUTE: '2', BRUTE_FORCE_MAX_NOT_FOUND: '2' } }) })
+  afterAll(async () => { await w?.close() })
+
+  it('applies no limit and sends no RateLimit headers', async () => {
+    const owner = await seedOwner(w)
+    const { key } = await seedLicense(w, owner.id)
+    for (let i = 0; i < 5; i++) {
+      const r = await api(w, 'verify', { key }, { ip: '203.0.113.99' })
+      expect(r.json.code).toBe('VALID')
+      expect(r.headers.get('ratelimit-limit')).toBeNull()
+      expect((await api(w, 'verify', { key: generateKey().key }, { ip: '203.0.113.99' })).json.code).toBe('NOT_FOUND')
+    }
+  })
+})
