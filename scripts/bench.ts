@@ -88,6 +88,8 @@ function scenarios(seeded: Seeded, durationS: number, connections: number): Scen
   return [
     // The runtime's floor: the cheapest answer of this Worker, from the same entry as verify.
     { name: 'trivial route (GET /api/v1/health)', requests: [{ method: 'GET', path: '/api/v1/health' }], connections, durationS, expect: ['OK'] },
+    // The runtime's cost of one D1 statement: the trivial route plus `select 1` on the same D1.
+    { name: 'D1 round trip (GET /api/v1/health?deep=1)', requests: [{ method: 'GET', path: '/api/v1/health?deep=1' }], connections, durationS, expect: ['OK'] },
     // For context: the same kind of answer through Nitro/h3 (what the app's routes pay, and what verify no longer does).
     { name: 'Nitro/h3 route (GET /api/health)', requests: [{ method: 'GET', path: '/api/health' }], connections, durationS, expect: ['OK'] },
     { name: 'verify (valid key)', requests: [{ method: 'POST', path: VERIFY, setup: () => ({ body: nextValid(), headers: ipHeaders(100) }) }], connections, durationS, expect: ['VALID'] },
@@ -401,6 +403,9 @@ async function main() {
     const figures = {
       scenarios: [...bigRun.results, limiterOff, bare, bigRun.smallLoad],
       verifyOwnCpuMs: round(verify.cpuMsPerRequest - trivial.cpuMsPerRequest, 3),
+      /** Of that, what one D1 statement costs the local runtime (D1 round trip − trivial), and the rest (verify − D1 round trip). */
+      d1RoundTripCpuMs: round(byName('D1 round trip').cpuMsPerRequest - trivial.cpuMsPerRequest, 3),
+      verifyBeyondD1CpuMs: round(verify.cpuMsPerRequest - byName('D1 round trip').cpuMsPerRequest, 3),
       bareCpuMsPerRequest: bare.cpuMsPerRequest,
       ratios: {
         verifyToTrivialThroughput: round(verify.reqPerSec / trivial.reqPerSec, 3),

@@ -6,6 +6,8 @@ interface Latency { licenses: number, medianMs: number, p99Ms: number }
 export interface Figures {
   scenarios: ScenarioResult[]
   verifyOwnCpuMs: number
+  d1RoundTripCpuMs: number
+  verifyBeyondD1CpuMs: number
   bareCpuMsPerRequest: number
   ratios: { verifyToTrivialThroughput: number, verifyToBareThroughput: number, limiterOnToOffThroughput: number, latency1MTo1k: number }
   latency: { large: Latency, small: Latency, failures: number }
@@ -45,6 +47,8 @@ export function renderTable(r: Figures & { targets: Record<string, Target>, mach
   const { large, small } = r.latency
   const kv: [string, string][] = [
     ['verify own CPU (verify − trivial)', `${r.verifyOwnCpuMs} ms/request (bare floor ${r.bareCpuMsPerRequest} ms/request)`],
+    ['  of which: one D1 statement', `${r.d1RoundTripCpuMs} ms/request (D1 round trip − trivial: the local runtime's cost of a D1 call)`],
+    ['  of which: the rest of verify', `${r.verifyBeyondD1CpuMs} ms/request (verify − D1 round trip: our code, the limiter, the batched events)`],
     ['verify / trivial throughput', String(r.ratios.verifyToTrivialThroughput)],
     ['verify / bare floor throughput', String(r.ratios.verifyToBareThroughput)],
     ['verify limiter on / off throughput', String(r.ratios.limiterOnToOffThroughput)],

@@ -69,13 +69,25 @@ export async function handlePublicApi(request: Request, env: AppEnv, waitUntil: 
 }
 
 const HEALTH = JSON.stringify({ ok: true })
+const HEALTH_DEEP = JSON.stringify({ ok: true, database: 'ok' })
 
 async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unknown>) => void, pathname: string): Promise<Response> {
   let limiter: RequestLimiter | null = null
   try {
     // Liveness for uptime checks (and the benchmark's floor: the cheapest answer this Worker gives).
+    // `?deep=1` also runs one trivial D1 statement (readiness: is the database reachable?).
     if (pathname === '/api/v1/health' && (request.method === 'GET' || request.method === 'HEAD')) {
-      return new Response(request.method === 'HEAD' ? null : HEALTH, { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...CORS_HEADERS } })
+      let body = HEALTH
+      if (request.url.endsWith('?deep=1')) {
+        try {
+          await env.DB.prepare('select 1').raw()
+          body = HEALTH_DEEP
+        }
+        catch {
+          throw new ApiError('UNAVAILABLE', 'The database is not reachable')
+        }
+      }
+      return new Response(request.method === 'HEAD' ? null : body, { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...CORS_HEADERS } })
     }
     const match = ROUTE_RE.exec(pathname)
     const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null

@@ -38,7 +38,7 @@ describe('npm run bench -- --quick', () => {
 
     // Every figure present and numeric.
     for (const [path, v] of leaves({
-      verifyOwnCpuMs: json.verifyOwnCpuMs, bareCpuMsPerRequest: json.bareCpuMsPerRequest, ratios: json.ratios,
+      verifyOwnCpuMs: json.verifyOwnCpuMs, d1RoundTripCpuMs: json.d1RoundTripCpuMs, verifyBeyondD1CpuMs: json.verifyBeyondD1CpuMs, bareCpuMsPerRequest: json.bareCpuMsPerRequest, ratios: json.ratios,
       large: json.latency.large, small: json.latency.small, d1: json.d1StatementsPerRequest,
       systemLogMs: json.systemLogMs, loginMs: json.loginMs.median, workerSize: json.workerSize,
     }).filter(([path]) => !path.endsWith('.code'))) {

@@ -254,6 +254,17 @@ describe('protocol errors', () => {
     }
   })
 
+  it('GET /api/v1/health answers 200 (and ?deep=1 checks the database), no limits, no secrets', async () => {
+    for (const [path, body] of [['/api/v1/health', { ok: true }], ['/api/v1/health?deep=1', { ok: true, database: 'ok' }]] as const) {
+      const res = await fetch(`${w.url}${path}`)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual(body)
+      expect(res.headers.get('cache-control')).toBe('no-store')
+      expect(res.headers.get('ratelimit-limit')).toBeNull()
+    }
+    expect((await fetch(`${w.url}/api/v1/health`, { method: 'POST' })).status).toBe(404)
+  })
+
   it('OPTIONS preflight answers 204 with CORS headers', async () => {
     const res = await fetch(url('/api/v1/licenses/activate'), { method: 'OPTIONS', headers: { 'origin': 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } })
     expect(res.status).toBe(204)
