@@ -36,5 +36,12 @@ export function useErrors() {
     else toastError(error, title)
   }
 
-  return { messageOf, formErrors, toastError, reportFormError, dataOf }
+  /** A detail page's load error that means "not found" to the viewer: missing, someone else's, or a malformed id. */
+  function isNotFound(error: unknown): boolean {
+    const e = error as { data?: { code?: string } } | null | undefined
+    const code = e?.data?.code ?? dataOf(e)?.code
+    return code === 'NOT_FOUND' || code === 'BAD_REQUEST'
+  }
+
+  return { messageOf, formErrors, toastError, reportFormError, dataOf, isNotFound }
 }
