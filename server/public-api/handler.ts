@@ -5,7 +5,8 @@ import type { AppEnv } from '../env'
 import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, MAX_BODY_BYTES, parseBody, ROUTES, type Route } from '../lib/public-api'
 import { countingD1, d1CountHeaders, d1CountingOn } from '../lib/d1-count'
 import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
-import type { ServiceContext } from '../services/context'
+import { logBackgroundError, type ServiceContext } from '../services/context'
+import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
 
 /**
@@ -94,7 +95,7 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
     if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
 
-    const ip = (request.headers.get('cf-connecting-ip') ?? '').trim().slice(0, 64)
+    const ip = clientIpOf(request.headers)
     const ns = env.RATE_LIMITER as DurableObjectNamespace<RateLimiter> | undefined
     if (ns && env.RATE_LIMITS !== 'off') {
       limiter = new RequestLimiter(ns, rateLimitSettings(env), ip, waitUntil)
@@ -111,16 +112,11 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (!text) throw new ApiError('BAD_REQUEST', 'Body is empty')
     const fields = parseBody(route, text)
 
-    const cf = (request as { cf?: { country?: unknown } }).cf
     const ctx: ServiceContext = {
       db: dbFor(env.DB),
       env,
       actor: { type: 'api', id: null },
-      audit: {
-        ip,
-        userAgent: (request.headers.get('user-agent') ?? '').slice(0, 512),
-        country: typeof cf?.country === 'string' ? cf.country : null,
-      },
+      audit: auditInfoOf(request.headers, (request as { cf?: unknown }).cf),
       waitUntil: p => waitUntil(p.catch(logBackgroundError)),
     }
     const lim = limiter ?? undefined
@@ -143,6 +139,3 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
   }
 }
 
-function logBackgroundError(error: unknown) {
-  console.error('background task failed:', error instanceof Error ? error.message : 'unknown error')
-}

@@ -32,3 +32,8 @@ export function offRequestContext(base: Omit<ServiceContext, 'waitUntil'>) {
   const ctx: ServiceContext = { webhookDelivery: 'cron', ...base, waitUntil: p => void pending.push(p) }
   return { ctx, settle: () => Promise.all(pending) }
 }
+
+/** What a failed `waitUntil` task leaves in the logs: its message, never its data. */
+export function logBackgroundError(error: unknown) {
+  console.error('background task failed:', error instanceof Error ? error.message : 'unknown error')
+}

@@ -1,16 +1,25 @@
-import { getRequestHeader, type H3Event } from 'h3'
+import type { H3Event } from 'h3'
 import type { AuditInfo } from '../services/context'
 
 /** Client IP: CF-Connecting-IP, set by Cloudflare at the edge (and by wrangler locally when absent). */
+export function clientIpOf(headers: Pick<Headers, 'get'>): string {
+  return (headers.get('cf-connecting-ip') ?? '').trim().slice(0, 64)
+}
+
+/** IP, user agent and country (`request.cf`, when the runtime gives one) of a request, for its events. */
+export function auditInfoOf(headers: Pick<Headers, 'get'>, cf: unknown): AuditInfo {
+  const country = (cf as { country?: unknown } | undefined)?.country
+  return {
+    ip: clientIpOf(headers),
+    userAgent: (headers.get('user-agent') ?? '').slice(0, 512),
+    country: typeof country === 'string' ? country : null,
+  }
+}
+
 export function getClientIp(event: H3Event): string {
-  return (getRequestHeader(event, 'cf-connecting-ip') ?? '').trim().slice(0, 64)
+  return clientIpOf(event.headers)
 }
 
 export function getAuditInfo(event: H3Event): AuditInfo {
-  const cf = event.context.cloudflare?.request?.cf as { country?: string } | undefined
-  return {
-    ip: getClientIp(event),
-    userAgent: (getRequestHeader(event, 'user-agent') ?? '').slice(0, 512),
-    country: typeof cf?.country === 'string' ? cf.country : null,
-  }
+  return auditInfoOf(event.headers, event.context.cloudflare?.request?.cf)
 }

@@ -1,5 +1,5 @@
 import type { H3Event } from 'h3'
-import type { Actor, ServiceContext } from '../services/context'
+import { logBackgroundError, type Actor, type ServiceContext } from '../services/context'
 import { getAuditInfo } from './audit'
 import { useDB, useEnv } from './db'
 
@@ -14,6 +14,3 @@ export function serviceContextFromEvent(event: H3Event, actor: Actor): ServiceCo
   }
 }
 
-function logBackgroundError(error: unknown) {
-  console.error('background task failed:', error instanceof Error ? error.message : 'unknown error')
-}
