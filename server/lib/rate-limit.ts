@@ -98,9 +98,10 @@ const budgets = new Map<string, Budget>()
 /** Per shard: developers with served calls not sent yet, and whether a send is scheduled. */
 const unsent = new Map<number, Set<string>>()
 const flushScheduled = new Set<number>()
-/** Blocks this isolate has been told of: IP → when the block lifts (epoch ms). */
-const blockedIps = new Map<string, number>()
-/** An IP's NOT_FOUND budget as last told by its object (for the headers). */
+/**
+ * An IP's NOT_FOUND count and window end as last told by its object: the headers' budget, and
+ * the blocks this isolate knows of (count over the maximum until resetAt, when the block lifts).
+ */
 const ipBudgets = new Map<string, { count: number, resetAt: number }>()
 
 function bounded<K, V>(map: Map<K, V>, expired: (v: V) => boolean) {
@@ -140,7 +141,7 @@ export class RequestLimiter {
     this.state = {
       limit: settings.notFoundMax,
       windowSeconds: settings.notFoundWindowSeconds,
-      remaining: settings.notFoundMax - (fresh ? known.count : 0),
+      remaining: Math.max(0, settings.notFoundMax - (fresh ? known.count : 0)),
       resetAt: fresh ? known.resetAt : now + settings.notFoundWindowSeconds * 1000,
     }
   }
@@ -151,12 +152,10 @@ export class RequestLimiter {
 
   /** Before the body is read: 429 while this IP is blocked (as far as this isolate has been told). */
   gate(): void {
-    const until = blockedIps.get(this.ip)
-    if (until === undefined) return
-    if (Date.now() < until) {
-      throw rateLimitedError({ ...this.state!, remaining: 0, resetAt: until }, 'Too many requests for unknown keys from this address; try again later')
+    const known = ipBudgets.get(this.ip)
+    if (known && known.count > this.settings.notFoundMax && Date.now() < known.resetAt) {
+      throw rateLimitedError({ ...this.state!, remaining: 0, resetAt: known.resetAt }, 'Too many requests for unknown keys from this address; try again later')
     }
-    blockedIps.delete(this.ip)
   }
 
   /** Count a call against the licence owner's limit (see the module comment). */
@@ -243,20 +242,15 @@ export class RequestLimiter {
   }
 
   /**
-   * A NOT_FOUND answer for this IP, decided by the IP's object before it is sent. Returns false
-   * when the IP is blocked (the caller answers 429 instead); a block is remembered here.
+   * A NOT_FOUND answer for this IP, decided by the IP's object before it is sent. Throws
+   * RATE_LIMITED when the IP was already blocked (it gets 429 instead); the state is remembered here.
    */
   async notFound(): Promise<IpState> {
     const s = await this.stub('ips', this.ip).recordNotFound(this.ip, this.settings.notFoundMax, this.settings.notFoundWindowSeconds) as IpState
     const now = Date.now()
     bounded(ipBudgets, v => v.resetAt <= now)
     ipBudgets.set(this.ip, { count: s.count, resetAt: s.resetAt })
-    this.state = { limit: this.settings.notFoundMax, windowSeconds: this.settings.notFoundWindowSeconds, remaining: this.settings.notFoundMax - s.count, resetAt: s.resetAt }
-    if (s.blocked) {
-      bounded(blockedIps, until => until <= now)
-      blockedIps.set(this.ip, s.resetAt)
-      this.state.remaining = 0
-    }
+    this.state = { limit: this.settings.notFoundMax, windowSeconds: this.settings.notFoundWindowSeconds, remaining: Math.max(0, this.settings.notFoundMax - s.count), resetAt: s.resetAt }
     if (s.wasBlocked) throw rateLimitedError(this.state, 'Too many requests for unknown keys from this address; try again later')
     return s
   }

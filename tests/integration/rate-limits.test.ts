@@ -169,7 +169,12 @@ describe('windows that pass (short windows set through configuration)', () => {
       expect([200, 429]).toContain(r.status)
       if (r.status === 429) expect(r.headers.get('ratelimit-policy')).toBe('5;w=3')
     }
-    for (let i = 0; i < 25; i++) expect((await api(w, 'verify', { key: 42 }, { ip })).status).toBe(400)
+    for (let i = 0; i < 25; i++) {
+      const r = await api(w, 'verify', { key: 42 }, { ip })
+      expect(r.status).toBe(400)
+      // Every answer of the public routes carries the policy that applied: here the IP's NOT_FOUND budget.
+      expect(limitHeaders(r)).toMatchObject({ limit: '20', remaining: '20', policy: '20;w=4' })
+    }
     const { ctx } = w.context()
     expect(await ctx.db.select().from(events).where(and(eq(events.type, 'validation.ip_blocked'), eq(events.ip, ip)))).toEqual([])
   })
