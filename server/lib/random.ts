@@ -45,12 +45,18 @@ export function generatePassword(length = 20): string {
   return out.join('')
 }
 
-export function toBase64Url(bytes: Uint8Array): string {
+/** Standard base64 with its `=` padding (what Standard Webhooks receivers compare against). */
+export function toBase64Padded(bytes: Uint8Array): string {
   let s = ''
   for (const b of bytes) s += String.fromCharCode(b)
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return btoa(s)
 }
 
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64Padded(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/** Base64 or base64url, padded or not. */
 export function fromBase64(s: string): Uint8Array<ArrayBuffer> {
   const normal = s.replace(/-/g, '+').replace(/_/g, '/')
   const bin = atob(normal + '='.repeat((4 - (normal.length % 4)) % 4))
@@ -60,7 +66,5 @@ export function fromBase64(s: string): Uint8Array<ArrayBuffer> {
 }
 
 export function toBase64(bytes: Uint8Array): string {
-  let s = ''
-  for (const b of bytes) s += String.fromCharCode(b)
-  return btoa(s).replace(/=+$/, '')
+  return toBase64Padded(bytes).replace(/=+$/, '')
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from './random'
+import { fromBase64, randomBytes, toBase64Padded as base64 } from './random'
 
 /**
  * Standard Webhooks signing (https://www.standardwebhooks.com): a `whsec_` secret is base64 of
@@ -7,22 +7,12 @@ import { randomBytes } from './random'
  */
 export const SECRET_PREFIX = 'whsec_'
 
-/** Padded standard base64 (what receivers' libraries compare against). */
-function base64(bytes: Uint8Array): string {
-  let s = ''
-  for (const b of bytes) s += String.fromCharCode(b)
-  return btoa(s)
-}
-
 export function generateWebhookSecret(): string {
   return `${SECRET_PREFIX}${base64(randomBytes(24))}`
 }
 
 function secretBytes(secret: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret)
-  const out = new Uint8Array(bin.length)
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  return out
+  return fromBase64(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret)
 }
 
 export async function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): Promise<string> {
