@@ -1,6 +1,5 @@
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference -- an ambient module declaration must be referenced, not imported
 /// <reference path="../types/cloudflare-workers.d.ts" />
-import type { DurableObjectState } from '@cloudflare/workers-types'
 import { DurableObject } from 'cloudflare:workers'
 
 /**
@@ -50,10 +49,6 @@ export class RateLimiter extends DurableObject {
   private users = new Map<string, UserWindow>()
   /** IP → times (ms) of its NOT_FOUND answers, oldest first; at most max+1 kept. */
   private ips = new Map<string, number[]>()
-
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env as never)
-  }
 
   private window(owner: string, windowSeconds: number, now: number): UserWindow {
     let w = this.users.get(owner) ?? this.ctx.storage.kv.get<UserWindow>(`u:${owner}`)
