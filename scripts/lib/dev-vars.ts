@@ -1,10 +1,17 @@
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Worker secrets the app needs; each is generated locally on first start (production: wrangler secret put). */
-export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET'] as const
+export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY'] as const
 export type Secrets = Record<(typeof SECRET_NAMES)[number], string>
+
+/** A fresh Ed25519 private key for signed answers: PKCS#8 DER, base64 on one line (docs/offline.md). */
+export function generateSigningKey(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')
+}
+
+const generate = (name: (typeof SECRET_NAMES)[number]) => (name === 'TOKEN_SIGNING_KEY' ? generateSigningKey() : randomBytes(32).toString('base64url'))
 
 /** Create .dev.vars with fresh random secrets, or add the ones a newer version needs. Never overwrites. */
 export function ensureDevVars(root: string): { created: boolean, added: string[] } {
@@ -21,7 +28,7 @@ export function ensureSecretsFile(path: string): { created: boolean, added: stri
   const present = new Set(current.split('\n').map(l => l.split('=')[0]?.trim()).filter(Boolean))
   const added = SECRET_NAMES.filter(name => !present.has(name))
   if (added.length) {
-    const lines = added.map(name => `${name}=${randomBytes(32).toString('base64url')}`)
+    const lines = added.map(name => `${name}=${generate(name)}`)
     writeFileSync(path, `${current.replace(/\n?$/, '\n')}${lines.join('\n')}\n`, { mode: 0o600 })
   }
   return { created: !existed, added }
