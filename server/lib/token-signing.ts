@@ -20,10 +20,20 @@ export class SigningKeyError extends Error {}
 
 const ED25519 = { name: 'Ed25519' } as const
 
-function pemBody(text: string): { der: Uint8Array<ArrayBuffer>, label: string } | null {
+/** Base64 to bytes, or null when it is not base64 (atob throws). */
+function decoded(b64: string): Uint8Array<ArrayBuffer> | null {
+  try {
+    return fromBase64(b64)
+  }
+  catch {
+    return null
+  }
+}
+
+function pemBody(text: string): { der: Uint8Array<ArrayBuffer> | null, label: string } | null {
   const m = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/.exec(text.replace(/\\n/g, '\n'))
   if (!m) return null
-  return { label: m[1]!, der: fromBase64(m[2]!.replace(/\s+/g, '')) }
+  return { label: m[1]!, der: decoded(m[2]!.replace(/\s+/g, '')) }
 }
 
 async function publicOf(jwk: JsonWebKey): Promise<PublicJwk> {
@@ -51,10 +61,10 @@ async function toJwk(value: string): Promise<JsonWebKey> {
   }
   const pem = pemBody(text)
   const tries: { format: 'pkcs8' | 'spki', der: Uint8Array<ArrayBuffer> }[] = []
-  if (pem) tries.push({ format: pem.label === 'PUBLIC KEY' ? 'spki' : 'pkcs8', der: pem.der })
-  else if (/^[\w+/=-]+$/.test(text)) {
-    const der = fromBase64(text)
-    tries.push({ format: 'pkcs8', der }, { format: 'spki', der })
+  if (pem?.der) tries.push({ format: pem.label === 'PUBLIC KEY' ? 'spki' : 'pkcs8', der: pem.der })
+  else if (!pem && /^[\w+/=-]+$/.test(text)) {
+    const der = decoded(text)
+    if (der) tries.push({ format: 'pkcs8', der }, { format: 'spki', der })
   }
   for (const t of tries) {
     try {

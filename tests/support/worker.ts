@@ -28,6 +28,8 @@ export interface TestWorker {
   dispatch: (url: string, init?: { method?: string, headers?: Record<string, string>, body?: string }) => Promise<Response>
   /** Reload the worker with other secrets/vars (added to the start options), keeping its D1: e.g. a signing-key rotation. */
   reconfigure: (changes: { secrets?: Record<string, string>, vars?: Record<string, string> }) => Promise<void>
+  /** The worker's console output so far (the harness captures it). */
+  logs: () => string[]
   close: () => Promise<void>
 }
 
@@ -50,7 +52,8 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
   const { url } = await server.listen()
   const worker = server.getWorker<AppEnv>()
   await worker.applyD1Migrations('DB')
-  const env = await worker.getEnv()
+  // Reassigned by reconfigure(): the harness's stubs to the old runtime are unusable after an update.
+  let env = await worker.getEnv()
   const context = (actor: Actor = { type: 'cli', id: null }) => offRequestContext({
     db: createDB(env.DB),
     env,
@@ -60,17 +63,24 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
   const admin = { email: 'admin@example.com', password: `admin-${randomBytes(9).toString('base64url')}`, id: '' }
   const { ctx } = context()
   admin.id = (await createUser(ctx, { email: admin.email, name: 'Admin', role: 'admin', password: admin.password })).user.id
-  return {
+  const handle: TestWorker = {
     url: url.toString().replace(/\/$/, ''),
     env,
     context,
     admin,
-    scheduled: cron => worker.scheduled({ cron, scheduledTime: new Date() }),
+    scheduled: cron => server.getWorker().scheduled({ cron, scheduledTime: new Date() }),
     dispatch: async (target, init) => (await server.fetch(target, init)) as unknown as Response,
-    reconfigure: async changes => await server.update(current => ({
-      ...current,
-      workers: current.workers.map((wk, i) => (i === 0 ? { ...wk, secrets: { ...TEST_SECRETS, ...opts.secrets, ...changes.secrets }, vars: { ...opts.vars, ...changes.vars } } : wk)),
-    })),
+    reconfigure: async (changes) => {
+      await server.update(current => ({
+        ...current,
+        workers: current.workers.map((wk, i) => (i === 0 ? { ...wk, secrets: { ...TEST_SECRETS, ...opts.secrets, ...changes.secrets }, vars: { ...opts.vars, ...changes.vars } } : wk)),
+      }))
+      handle.env = env = await server.getWorker<AppEnv>().getEnv()
+      const now = (await server.listen()).url.toString().replace(/\/$/, '')
+      if (now !== handle.url) throw new Error(`the worker moved from ${handle.url} to ${now} on reconfigure`)
+    },
+    logs: () => server.getLogs().map(l => l.message),
     close: () => server.close(),
   }
+  return handle
 }
