@@ -34,13 +34,35 @@ export function ensureSecretsFile(path: string): { created: boolean, added: stri
   return { created: !existed, added }
 }
 
-/** The secrets in a .dev.vars-style file (simple NAME=value lines; the generated values need no quoting). */
-export function readSecretsFile(path: string): Secrets {
+/** The NAME=value pairs of a .dev.vars-style file (simple lines; surrounding quotes removed). */
+export function readDotenv(path: string): Map<string, string> {
   const values = new Map<string, string>()
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
     if (m) values.set(m[1]!, m[2]!.replace(/^(['"])(.*)\1$/, '$2'))
   }
+  return values
+}
+
+/** Set NAME=value lines of a .dev.vars-style file (null removes one), keeping every other line. */
+export function setDotenvValues(path: string, changes: Record<string, string | null>) {
+  const written = new Set<string>()
+  const lines = readFileSync(path, 'utf8').replace(/\n$/, '').split('\n').flatMap((line) => {
+    const name = /^\s*([A-Z_][A-Z0-9_]*)\s*=/.exec(line)?.[1]
+    if (!name || !Object.hasOwn(changes, name)) return [line]
+    // The first line of a name takes the new value; later duplicates (dotenv: last wins) go.
+    const value = changes[name]
+    if (written.has(name) || value === null || value === undefined) return []
+    written.add(name)
+    return [`${name}=${value}`]
+  })
+  for (const [name, value] of Object.entries(changes)) if (value !== null && !written.has(name)) lines.push(`${name}=${value}`)
+  writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 })
+}
+
+/** The secrets in a .dev.vars-style file (simple NAME=value lines; the generated values need no quoting). */
+export function readSecretsFile(path: string): Secrets {
+  const values = readDotenv(path)
   const out = {} as Secrets
   for (const name of SECRET_NAMES) {
     const v = values.get(name)
