@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { base64url, compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,7 +26,7 @@ const DAY = 86_400
 /** kh, computed here independently: SHA-256 of the canonical body (no LM prefix, no dashes), base64url. */
 const khOf = (key: string) => createHash('sha256').update(key.replace(/^LM-/, '').replace(/-/g, '')).digest('base64url')
 /** The kid the server must use: RFC 7638 thumbprint of the test signing key's public half. */
-const publicJwk = createPublicKey({ key: Buffer.from(TEST_SECRETS.TOKEN_SIGNING_KEY, 'base64'), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' })
+const publicJwk = createPublicKey(createPrivateKey({ key: Buffer.from(TEST_SECRETS.TOKEN_SIGNING_KEY, 'base64'), format: 'der', type: 'pkcs8' })).export({ format: 'jwk' })
 const expectedKid = createHash('sha256').update(JSON.stringify({ crv: publicJwk.crv, kty: publicJwk.kty, x: publicJwk.x })).digest('base64url')
 
 /** What docs/offline.md tells a third party to check after jwtVerify. */

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSigningKey } from '../../scripts/lib/dev-vars'
@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(async () => { await w?.close() })
 
 const thumbprint = (x: string) => createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x })).digest('base64url')
-const publicX = (pkcs8Base64: string) => createPublicKey({ key: Buffer.from(pkcs8Base64, 'base64'), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }).x!
+const publicX = (pkcs8Base64: string) => createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8Base64, 'base64'), format: 'der', type: 'pkcs8' })).export({ format: 'jwk' }).x!
 
 async function getJwks(path = '/.well-known/jwks.json') {
   const res = await fetch(`${w.url}${path}`)
@@ -113,7 +113,7 @@ describe('rotation with TOKEN_SIGNING_KEY_PREVIOUS', () => {
       expect(payload.code).toBe('VALID')
     }
     // PREVIOUS may also be given as the public key alone.
-    await w.reconfigure({ secrets: { TOKEN_SIGNING_KEY: newKey, TOKEN_SIGNING_KEY_PREVIOUS: createPublicKey({ key: Buffer.from(oldKey, 'base64'), format: 'der', type: 'pkcs8' }).export({ type: 'spki', format: 'pem' }).toString() } })
+    await w.reconfigure({ secrets: { TOKEN_SIGNING_KEY: newKey, TOKEN_SIGNING_KEY_PREVIOUS: createPublicKey(createPrivateKey({ key: Buffer.from(oldKey, 'base64'), format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'pem' }).toString() } })
     expect((await getJwks()).body.keys.map(k => k.kid)).toEqual([thumbprint(publicX(newKey)), thumbprint(publicX(oldKey))])
 
     await w.reconfigure({ secrets: { TOKEN_SIGNING_KEY: newKey, TOKEN_SIGNING_KEY_PREVIOUS: '' } })
