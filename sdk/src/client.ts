@@ -112,6 +112,7 @@ export class LicenseClient {
 
   constructor(private readonly options: LicenseClientOptions) {
     if (!/^https?:\/\/[^/\s]+/i.test(options.baseUrl ?? '')) throw new TypeError('baseUrl must be an http(s) URL')
+    if (!globalThis.crypto?.subtle) throw new TypeError('WebCrypto (globalThis.crypto) is required: on Node 18 import \'@license-manager/client/file\' first, or run node with --experimental-global-webcrypto')
     this.base = options.baseUrl.replace(/\/+$/, '')
     this.storage = options.storage ?? new MemoryStorage()
     this.http = {

@@ -1,6 +1,10 @@
+import { webcrypto } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { LicenseStorage } from './storage.js'
+
+// Node 18 has WebCrypto but not as a global (jose and the client need globalThis.crypto): install it.
+if (!(globalThis as { crypto?: unknown }).crypto) (globalThis as { crypto?: unknown }).crypto = webcrypto
 
 /**
  * One JSON file (Node, Electron's main process, Bun, Deno with --allow-read/--allow-write).

@@ -39,7 +39,8 @@ describe('the README example (examples/cli.mjs)', () => {
     const owner = await seedOwner(w)
     const { key } = await seedLicense(w, owner.id, { maxDevices: 1, expiresIn: '30d' })
     // This machine's older Node (Node 20 at /usr/bin/node on the project's machines), when there is one.
-    const nodes = [process.execPath, ...(existsSync('/usr/bin/node') && resolve('/usr/bin/node') !== resolve(process.execPath) ? ['/usr/bin/node'] : [])]
+    // LM_EXTRA_NODE: one more node binary to try (e.g. a Node 18 installed with `npm i --prefix /tmp/n18 node@18`).
+    const nodes = [process.execPath, ...(existsSync('/usr/bin/node') && resolve('/usr/bin/node') !== resolve(process.execPath) ? ['/usr/bin/node'] : []), ...(process.env.LM_EXTRA_NODE ? [process.env.LM_EXTRA_NODE] : [])]
     const run = (node: string) => spawnSync(node, ['examples/cli.mjs', key], { cwd: SDK, encoding: 'utf8', env: { ...process.env, LM_URL: w.url, LM_CACHE: join(dir, `${node.replace(/\W/g, '_')}.json`) }, timeout: 60_000 })
     for (const node of nodes) {
       const r = run(node)
