@@ -18,7 +18,7 @@ describe('npm run bench -- --quick', () => {
   it('runs end to end and writes a complete JSON: every figure numeric, no errors, the expected answers', () => {
     const out = join(dir, 'bench.json')
     const r = spawnSync('npm', ['run', 'bench', '--', '--quick', '--json-out', out], {
-      cwd: ROOT, encoding: 'utf8', timeout: 170_000, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+      cwd: ROOT, encoding: 'utf8', timeout: 280_000, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
     })
     expect(r.status, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/verify \(valid key\)/)
@@ -64,5 +64,5 @@ describe('npm run bench -- --quick', () => {
       expect(typeof t.pass).toBe('boolean')
       expect(t.measured).toMatch(/\d/)
     }
-  }, 180_000)
+  }, 300_000)
 })
