@@ -4,6 +4,7 @@ import type { RateLimiter } from '../durable/rate-limiter'
 import type { AppEnv } from '../env'
 import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, MAX_BODY_BYTES, parseBody, ROUTES, type Route } from '../lib/public-api'
 import { countingD1, d1CountHeaders, d1CountingOn } from '../lib/d1-count'
+import { ipLimitKey } from '../lib/ip'
 import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
 import { logBackgroundError, type ServiceContext } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
@@ -95,7 +96,8 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
     if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
 
-    const ip = clientIpOf(request.headers)
+    // The brute-force guard's key: the IPv6 /64 or IPv4 address; no readable IP shares one bucket.
+    const ip = ipLimitKey(clientIpOf(request.headers))
     const ns = env.RATE_LIMITER as DurableObjectNamespace<RateLimiter> | undefined
     if (ns && env.RATE_LIMITS !== 'off') {
       limiter = new RequestLimiter(ns, rateLimitSettings(env), ip, waitUntil)
