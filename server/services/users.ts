@@ -5,6 +5,7 @@ import type { createUserSchema, listUsersSchema, updateUserSchema } from '../../
 import { hashPassword, verifyPassword } from '../lib/passwords'
 import { containsPattern } from '../lib/paging'
 import { generatePassword, newId } from '../lib/random'
+import { newAttempt, reservePasswordAttempt, settleAttempt, THROTTLE_RETRY_SECONDS, withPasswordCheckSlot } from './auth-attempts'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventIfChanged } from './events'
@@ -157,24 +158,43 @@ export async function endUserSessions(ctx: ServiceContext, id: string) {
   return { ended: deleted.length }
 }
 
-/** Change one's own password: checks the current one; ends every other session. */
+/**
+ * Change one's own password: checks the current one (reserved against its throttle before hashing,
+ * in a password-check slot: server/services/auth-attempts.ts); ends every other session.
+ */
 export async function changePassword(ctx: ServiceContext, userId: string, currentPassword: string, newPassword: string, keepSessionId: string) {
-  const [u] = await ctx.db.select().from(users).where(eq(users.id, userId)).limit(1)
-  if (!u) throw notFound('User')
-  if (!(await verifyPassword(currentPassword, u.passwordHash))) {
-    await recordEvent(ctx, { type: 'user.password_changed', outcome: 'failure', subjectType: 'user', subjectId: userId, ownerId: userId, detail: { reason: 'wrong-current-password' } })
-    throw new ServiceError('BAD_REQUEST', 'Current password is incorrect', { currentPassword: ['Current password is incorrect'] })
-  }
-  if (currentPassword === newPassword) {
-    throw new ServiceError('BAD_REQUEST', 'Choose a password different from the current one', { newPassword: ['Choose a password different from the current one'] })
-  }
-  const now = nowOf(ctx)
-  const [, ended] = await ctx.db.batch([
-    ctx.db.update(users).set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: now, updatedAt: now }).where(eq(users.id, userId)),
-    deleteUserSessions(ctx, userId, keepSessionId),
-    recordEvent(ctx, { type: 'user.password_changed', outcome: 'success', subjectType: 'user', subjectId: userId, ownerId: userId }),
-  ])
-  return { endedSessions: ended.length }
+  return await withPasswordCheckSlot(async () => {
+    const attempt = newAttempt(ctx, 'password', userId)
+    const [reserved, [u]] = await ctx.db.batch([
+      reservePasswordAttempt(ctx, attempt),
+      ctx.db.select().from(users).where(eq(users.id, userId)).limit(1),
+    ])
+    if (!u) throw notFound('User')
+    const subject = { subjectType: 'user', subjectId: userId, ownerId: userId }
+    if (reserved.length === 0) {
+      await recordEvent(ctx, { ...subject, type: 'user.password_changed', outcome: 'failure', detail: { reason: 'throttled' } })
+      throw new ServiceError('TOO_MANY_REQUESTS', 'Too many wrong current passwords. Try again in a few minutes.', undefined, THROTTLE_RETRY_SECONDS)
+    }
+    if (!(await verifyPassword(currentPassword, u.passwordHash))) {
+      await ctx.db.batch([
+        settleAttempt(ctx, attempt, 'failed'),
+        recordEvent(ctx, { ...subject, type: 'user.password_changed', outcome: 'failure', detail: { reason: 'wrong-current-password' } }),
+      ])
+      throw new ServiceError('BAD_REQUEST', 'Current password is incorrect', { currentPassword: ['Current password is incorrect'] })
+    }
+    if (currentPassword === newPassword) {
+      await settleAttempt(ctx, attempt, 'succeeded')
+      throw new ServiceError('BAD_REQUEST', 'Choose a password different from the current one', { newPassword: ['Choose a password different from the current one'] })
+    }
+    const now = nowOf(ctx)
+    const [, ended] = await ctx.db.batch([
+      ctx.db.update(users).set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: now, updatedAt: now }).where(eq(users.id, userId)),
+      deleteUserSessions(ctx, userId, keepSessionId),
+      settleAttempt(ctx, attempt, 'succeeded'),
+      recordEvent(ctx, { ...subject, type: 'user.password_changed', outcome: 'success' }),
+    ])
+    return { endedSessions: ended.length }
+  })
 }
 
 export async function updateProfile(ctx: ServiceContext, userId: string, name: string) {
