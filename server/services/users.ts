@@ -1,6 +1,6 @@
-import { and, asc, count, eq, gt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, exists, getTableColumns, gt, ne, or, sql } from 'drizzle-orm'
 import type { z } from 'zod'
-import { users, type User } from '../../db/schema'
+import { sessions, users, type User } from '../../db/schema'
 import type { createUserSchema, listUsersSchema, updateUserSchema } from '../../shared/schemas/users'
 import { hashPassword, verifyPassword } from '../lib/passwords'
 import { containsPattern } from '../lib/paging'
@@ -8,7 +8,7 @@ import { generatePassword, newId } from '../lib/random'
 import { newAttempt, reservePasswordAttempt, settleAttempt, THROTTLE_RETRY_SECONDS, withPasswordCheckSlot } from './auth-attempts'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
-import { recordEvent, recordEventIfChanged } from './events'
+import { recordEvent, recordEventWhere } from './events'
 import { deleteUserSessions } from './sessions'
 
 /** What leaves the service about a user: never the password hash. */
@@ -113,20 +113,32 @@ export async function updateUser(ctx: ServiceContext, input: z.output<typeof upd
   if (input.verifyLimitPerMinute !== undefined) changes.verifyLimitPerMinute = input.verifyLimitPerMinute
   if (Object.keys(changes).length === 0) return before
   const demoting = before.role === 'admin' && input.role === 'user'
-  const [updated] = await ctx.db.batch([
-    ctx.db.update(users).set({ ...changes, updatedAt: nowOf(ctx) })
-      .where(and(eq(users.id, input.id), demoting ? anotherActiveAdmin(input.id) : undefined)).returning(),
-    recordEventIfChanged(ctx, {
-      type: 'user.updated',
-      outcome: 'success',
-      subjectType: 'user',
-      subjectId: input.id,
-      ownerId: input.id,
-      detail: { changed: Object.keys(changes), ...(input.role ? { role: input.role } : {}), ...(input.verifyLimitPerMinute !== undefined ? { verifyLimitPerMinute: input.verifyLimitPerMinute } : {}) },
-    }),
+  const columns = getTableColumns(users)
+  const target = and(
+    eq(users.id, input.id),
+    demoting ? anotherActiveAdmin(input.id) : undefined,
+    or(...Object.entries(changes).map(([k, v]) => {
+      const column = columns[k as keyof typeof columns]
+      return sql`${column} is not ${sql.param(v ?? null, column)}`
+    })),
+  )
+  // The event on the update's own condition: no event for a refused demotion or an unchanged user.
+  const event = recordEventWhere(ctx, {
+    type: 'user.updated',
+    outcome: 'success',
+    subjectType: 'user',
+    subjectId: input.id,
+    ownerId: input.id,
+    detail: { changed: Object.keys(changes), ...(input.role ? { role: input.role } : {}), ...(input.verifyLimitPerMinute !== undefined ? { verifyLimitPerMinute: input.verifyLimitPerMinute } : {}) },
+  }, exists(ctx.db.select({ one: sql`1` }).from(users).where(target)))
+  const [, updated] = await ctx.db.batch([
+    event.insert,
+    ctx.db.update(users).set({ ...changes, updatedAt: nowOf(ctx) }).where(target).returning(),
   ])
-  if (!updated[0]) throw new ServiceError('CONFLICT', 'The last active admin cannot be demoted', { role: ['The last active admin cannot be demoted'] })
-  return publicUser(updated[0])
+  if (updated[0]) return publicUser(updated[0])
+  const current = await getUser(ctx, input.id)
+  if (demoting && current.role === 'admin') throw new ServiceError('CONFLICT', 'The last active admin cannot be demoted', { role: ['The last active admin cannot be demoted'] })
+  return current // nothing to change
 }
 
 /** Disable (ends every session at once) or re-enable a user. */
@@ -135,10 +147,12 @@ export async function setUserDisabled(ctx: ServiceContext, id: string, disabled:
     throw new ServiceError('BAD_REQUEST', 'You cannot disable your own account')
   }
   await getUser(ctx, id)
-  const [updated] = await ctx.db.batch([
-    ctx.db.update(users).set({ disabled, updatedAt: nowOf(ctx) })
-      .where(and(eq(users.id, id), ne(users.disabled, disabled), disabled ? anotherActiveAdmin(id) : undefined)).returning(),
-    recordEventIfChanged(ctx, { type: disabled ? 'user.disabled' : 'user.enabled', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id }),
+  const target = and(eq(users.id, id), ne(users.disabled, disabled), disabled ? anotherActiveAdmin(id) : undefined)
+  const event = recordEventWhere(ctx, { type: disabled ? 'user.disabled' : 'user.enabled', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id },
+    exists(ctx.db.select({ one: sql`1` }).from(users).where(target)))
+  const [, updated] = await ctx.db.batch([
+    event.insert,
+    ctx.db.update(users).set({ disabled, updatedAt: nowOf(ctx) }).where(target).returning(),
     ...(disabled ? [deleteUserSessions(ctx, id)] : []),
   ])
   if (!updated[0]) {
@@ -151,10 +165,9 @@ export async function setUserDisabled(ctx: ServiceContext, id: string, disabled:
 
 export async function endUserSessions(ctx: ServiceContext, id: string) {
   await getUser(ctx, id)
-  const [deleted] = await ctx.db.batch([
-    deleteUserSessions(ctx, id),
-    recordEvent(ctx, { type: 'session.ended', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id, detail: { reason: 'admin' } }),
-  ])
+  const event = recordEventWhere(ctx, { type: 'session.ended', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id, detail: { reason: 'admin' } },
+    exists(ctx.db.select({ one: sql`1` }).from(sessions).where(eq(sessions.userId, id))))
+  const [, deleted] = await ctx.db.batch([event.insert, deleteUserSessions(ctx, id)])
   return { ended: deleted.length }
 }
 
