@@ -3,12 +3,13 @@ import type { z } from 'zod'
 import { devices, events, licenses, users, type License } from '../../db/schema'
 import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
 import { addDuration, parseDuration } from '../lib/duration'
-import { decryptKey, encryptKey, generateKey, keyDigest, normalizeKey } from '../lib/keys'
+import { decryptKey, encryptKey, generateKey, keyDigest, keyHintOf, maskedKeyOf, normalizeKey } from '../lib/keys'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventWhere } from './events'
+import { redactForOwner } from './system-log'
 import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
 /** Who may touch which licences: a user their own (in the WHERE clause), admins and the CLI all. */
@@ -29,7 +30,7 @@ export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail
     ownerId: l.ownerId,
     ownerEmail: extra.ownerEmail ?? null,
     label: l.label,
-    maskedKey: `LM-•••••-•••••-•••••-•••••-•••••-${l.keyHint}`,
+    maskedKey: maskedKeyOf(l.keyHint),
     status: l.status,
     /** What people see: suspended wins over expired, as in the public API. */
     displayStatus: l.status === 'suspended' ? 'suspended' as const : expired ? 'expired' as const : 'active' as const,
@@ -65,7 +66,7 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
     label: input.label,
     keyDigest: await keyDigest(ctx.env.KEY_HMAC_SECRET, body),
     keyCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, body),
-    keyHint: body.slice(-5),
+    keyHint: keyHintOf(body),
     status: 'active' as const,
     expiresAt: expiryFrom(now, input),
     maxDevices: input.maxDevices ?? null,
@@ -136,13 +137,15 @@ export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: s
   if (!row) throw notFound('Licence')
   const [deviceRows, eventRows] = await ctx.db.batch([
     ctx.db.select().from(devices).where(eq(devices.licenseId, id)).orderBy(desc(devices.lastSeenAt)).limit(500),
-    ctx.db.select({ id: events.id, createdAt: events.createdAt, type: events.type, outcome: events.outcome, ip: events.ip, actorType: events.actorType, detail: events.detail })
+    ctx.db.select({ id: events.id, createdAt: events.createdAt, type: events.type, outcome: events.outcome, ip: events.ip, actorType: events.actorType, actorId: events.actorId, detail: events.detail })
       .from(events).where(eq(events.subjectId, id)).orderBy(desc(events.createdAt)).limit(50),
   ])
+  // Its owner sees what an administrator did as "an administrator", without their IP or id.
+  const shown = eventRows.map(e => ('ownerId' in scope ? redactForOwner(e, scope.ownerId) : { ...e, actorLabel: e.actorType }))
   return {
     ...licenseView(row.license, { devicesUsed: row.devicesUsed, ownerEmail: row.ownerEmail }, now),
     devices: deviceRows.map(d => ({ id: d.id, fingerprint: d.fingerprint, name: d.name, ip: d.ip, firstSeenAt: d.firstSeenAt, lastSeenAt: d.lastSeenAt })),
-    events: eventRows,
+    events: shown.map(({ actorId: _, ...e }) => e),
   }
 }
 
