@@ -2,6 +2,7 @@ import type { FetchCreateContextFnOptions } from '@trpc/server/adapters/fetch'
 import type { H3Event } from 'h3'
 import type { ActiveSession } from '../services/sessions'
 import { resolveSession } from '../services/sessions'
+import { checkBatch } from './batch'
 import { serviceContextFromEvent } from '../utils/service-context'
 import { readSessionToken } from '../utils/session-cookie'
 
@@ -15,6 +16,8 @@ export async function getRequestSession(event: H3Event): Promise<ActiveSession |
 }
 
 export async function createContext(event: H3Event, opts: FetchCreateContextFnOptions) {
+  // Before anything else (even the session read): a refused batch runs none of its calls.
+  checkBatch(opts.info)
   const session = await getRequestSession(event)
   const base = serviceContextFromEvent(event, session ? { type: 'user', id: session.user.id } : { type: 'anonymous', id: null })
   return {

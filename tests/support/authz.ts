@@ -63,6 +63,7 @@ export const PROCEDURES: ProcedureSpec[] = [
   { path: 'licenses.delete', type: 'mutation', access: 'user', input: f => ({ id: f.deletableLicenseId }), foreignInput: f => ({ id: f.ownerLicenseId }) },
   { path: 'log.list', type: 'query', access: 'admin', input: f => ({ userId: f.ownerId, limit: 5 }) },
   { path: 'log.mine', type: 'query', access: 'user', input: () => ({ limit: 5 }) },
+  { path: 'log.lostEvents', type: 'query', access: 'admin' },
   { path: 'log.validationChart', type: 'query', access: 'admin', input: f => ({ userId: f.ownerId }) },
   { path: 'log.myValidationChart', type: 'query', access: 'user', input: () => ({}) },
   { path: 'webhooks.list', type: 'query', access: 'user', input: () => ({}), foreignInput: f => ({ ownerId: f.ownerId }), foreignCode: 'FORBIDDEN' },

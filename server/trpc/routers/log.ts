@@ -1,4 +1,5 @@
 import { listLogSchema, listMyLogSchema, myValidationChartSchema, validationChartSchema } from '../../../shared/schemas/log'
+import { lostEventCount } from '../../services/events'
 import { listLog, validationChart } from '../../services/system-log'
 import { adminProcedure, protectedProcedure, router } from '../init'
 
@@ -13,6 +14,8 @@ export const logRouter = router({
     const { limit, cursor, ...filter } = input
     return listLog(ctx, { ownerId: ctx.user.id }, filter, { limit, cursor })
   }),
+  /** Audit events lost after every retry (server/services/events.ts): the Overview's alarm for admins. */
+  lostEvents: adminProcedure.query(({ ctx }) => lostEventCount(ctx)),
   validationChart: adminProcedure.input(validationChartSchema).query(({ ctx, input }) => validationChart(ctx, { all: true }, input)),
   myValidationChart: protectedProcedure.input(myValidationChartSchema).query(({ ctx, input }) => validationChart(ctx, { ownerId: ctx.user.id }, input)),
 })
