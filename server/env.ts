@@ -13,6 +13,14 @@ export interface AppEnv {
   /** During a rotation: the previous secrets, still accepted (docs/keys.md). */
   KEY_HMAC_SECRET_PREVIOUS?: string
   KEY_ENC_SECRET_PREVIOUS?: string
+  /** Ed25519 private key signing the public API's tokens (PKCS#8 or JWK; docs/offline.md). Secret. */
+  TOKEN_SIGNING_KEY?: string
+  /** During a signing-key rotation: the previous key, still published in the JWKS. */
+  TOKEN_SIGNING_KEY_PREVIOUS?: string
+  /** Lifetime of a signed token: a duration (7d) or seconds (default 7 days; never past the licence's expiry). */
+  TOKEN_TTL?: string
+  /** The installation's public URL (tokens' `iss`, the web app's snippets); default: the origin a request came to. */
+  PUBLIC_URL?: string
   SESSION_IDLE_MINUTES?: string
   SESSION_ABSOLUTE_HOURS?: string
   /** Days the system log keeps events (default 90); older ones are pruned by the cron task. */

@@ -11,6 +11,7 @@ import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate
 import { logBackgroundError, type ServiceContext } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
+import { JWKS_API_PATH, jwksResponse } from './jwks'
 
 /**
  * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate}.
@@ -23,6 +24,8 @@ export function isPublicApiPath(pathname: string): boolean {
 }
 
 const ROUTE_RE = /^\/api\/v1\/licenses\/([a-z]+)\/?$/
+/** scheme://host[:port] of a request URL (the tokens' `iss` when PUBLIC_URL is unset). */
+const originOf = (url: string) => /^[a-z]+:\/\/[^/?#]+/i.exec(url)?.[0]
 
 /** Read at most MAX_BODY_BYTES of a body; more is 413 (also when Content-Length lies or is absent). */
 async function readBody(request: Request): Promise<string> {
@@ -98,6 +101,7 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
       }
       return new Response(request.method === 'HEAD' ? null : body, { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...CORS_HEADERS } })
     }
+    if (pathname === JWKS_API_PATH) return await jwksResponse(request, env)
     const match = ROUTE_RE.exec(pathname)
     const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
@@ -127,13 +131,15 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
       actor: { type: 'api', id: null },
       audit: auditInfoOf(request.headers, (request as { cf?: unknown }).cf),
       waitUntil: p => waitUntil(p.catch(logBackgroundError)),
+      origin: originOf(request.url),
     }
     const lim = limiter ?? undefined
     let body: unknown
+    const answer = { nonce: fields.nonce, signed: fields.signed }
     switch (route) {
-      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint }, lim); break
-      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name }, lim); break
-      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint! }, lim); break
+      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint, ...answer }, lim); break
+      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name, ...answer }, lim); break
+      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, ...answer }, lim); break
     }
     return json(200, body, limiter?.state ? rateLimitHeaders(limiter.state) : {})
   }

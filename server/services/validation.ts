@@ -7,6 +7,7 @@ import type { IpState } from '../durable/rate-limiter'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { recordEventSoon, recordEventWhere } from './events'
+import { finishAnswer, type AnswerOptions, type PublicLicense } from './signed-answers'
 import { deliverAfterCommit, outboxInsert, subscribedSql } from './webhook-outbox'
 
 /**
@@ -141,6 +142,7 @@ function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
 }
 
 const devicesOf = (l: Found, used = l.used) => ({ used, max: l.maxDevices })
+const licenseOf = (l: Found, used = l.used): PublicLicense => ({ expiresAt: l.expiresAt ? l.expiresAt.toISOString() : null, metadata: l.metadata, devices: devicesOf(l, used) })
 
 /**
  * The API call as an audit event, written after the response and batched with other calls'
@@ -168,41 +170,37 @@ function recordCall(ctx: ServiceContext, route: string, code: string, l: Found |
   })
 }
 
-export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string }, limiter?: CallLimiter) {
+export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string } & AnswerOptions, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'verify', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'verify', 'NOT_FOUND', null)
-    return { valid: false, status: 'inactive' as const, code: 'NOT_FOUND' as VerifyCode }
+    return await finishAnswer(ctx, input, { valid: false, status: 'inactive' as const, code: 'NOT_FOUND' as VerifyCode }, null)
   }
   const code: VerifyCode = stateOf(l, now) ?? (input.fingerprint !== undefined && !l.hasDevice ? 'DEVICE_NOT_ACTIVATED' : 'VALID')
   recordCall(ctx, 'verify', code, l, input.fingerprint !== undefined ? { fingerprint: input.fingerprint.slice(0, 64) } : undefined)
   const valid = code === 'VALID'
-  return {
-    valid,
-    status: valid ? 'active' as const : 'inactive' as const,
-    code,
-    license: { expiresAt: l.expiresAt ? l.expiresAt.toISOString() : null, metadata: l.metadata, devices: devicesOf(l) },
-  }
+  const license = licenseOf(l)
+  return await finishAnswer(ctx, input, { valid, status: valid ? 'active' as const : 'inactive' as const, code, license }, { valid, license, product: null })
 }
 
-export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string }, limiter?: CallLimiter) {
+export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string } & AnswerOptions, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'activate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'activate', 'NOT_FOUND', null)
-    return { activated: false, code: 'NOT_FOUND' as ActivateCode }
+    return await finishAnswer(ctx, input, { activated: false, code: 'NOT_FOUND' as ActivateCode }, null)
   }
   const blocked = stateOf(l, now)
   if (blocked) {
     recordCall(ctx, 'activate', blocked, l)
-    return { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }
+    return await finishAnswer(ctx, input, { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }, { valid: false, license: licenseOf(l), product: null })
   }
   if (l.hasDevice) {
     ctx.waitUntil(ctx.db.update(devices).set({ lastSeenAt: now, ip: ctx.audit.ip || null })
       .where(and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))).run())
     recordCall(ctx, 'activate', 'ALREADY_ACTIVATED', l, { fingerprint: input.fingerprint.slice(0, 64) })
-    return { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }
+    return await finishAnswer(ctx, input, { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }, { valid: true, license: licenseOf(l), product: null })
   }
   // Race-free: the seat check and the insert are one statement, and D1 runs statements one at a time.
   const device = { id: newId('dev'), licenseId: l.id, fingerprint: input.fingerprint, name: input.name ?? null, ip: ctx.audit.ip || null, firstSeenAt: now, lastSeenAt: now }
@@ -227,18 +225,20 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   const after = state[0] ?? { used: l.used, hasDevice: 0 }
   const code: ActivateCode = added.length > 0 ? 'ACTIVATED' : after.hasDevice ? 'ALREADY_ACTIVATED' : 'DEVICE_LIMIT_REACHED'
   recordCall(ctx, 'activate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
-  return { activated: code !== 'DEVICE_LIMIT_REACHED', code, devices: devicesOf(l, after.used) }
+  const activated = code !== 'DEVICE_LIMIT_REACHED'
+  return await finishAnswer(ctx, input, { activated, code, devices: devicesOf(l, after.used) }, { valid: activated, license: licenseOf(l, after.used), product: null })
 }
 
-export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string }, limiter?: CallLimiter) {
+export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string } & AnswerOptions, limiter?: CallLimiter) {
+  const answer = <T extends { code: string }>(body: T) => finishAnswer(ctx, { ...input, signed: false }, body, null)
   const l = await lookup(ctx, 'deactivate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'deactivate', 'NOT_FOUND', null)
-    return { deactivated: false, code: 'NOT_FOUND' as DeactivateCode }
+    return await answer({ deactivated: false, code: 'NOT_FOUND' as DeactivateCode })
   }
   if (!l.hasDevice) {
     recordCall(ctx, 'deactivate', 'DEVICE_NOT_ACTIVATED', l)
-    return { deactivated: false, code: 'DEVICE_NOT_ACTIVATED' as DeactivateCode, devices: devicesOf(l) }
+    return await answer({ deactivated: false, code: 'DEVICE_NOT_ACTIVATED' as DeactivateCode, devices: devicesOf(l) })
   }
   const seat = and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))
   // The event first, on the condition the delete will act on (same transaction, same rows).
@@ -253,5 +253,5 @@ export async function deactivateDevice(ctx: ServiceContext, input: { key: string
   // Deleted here, or by a concurrent call a moment ago: either way this fingerprint no longer holds a seat.
   const code: DeactivateCode = deleted.length > 0 ? 'DEACTIVATED' : 'DEVICE_NOT_ACTIVATED'
   recordCall(ctx, 'deactivate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
-  return { deactivated: deleted.length > 0, code, devices: devicesOf(l, deleted.length > 0 ? l.used - 1 : l.used) }
+  return await answer({ deactivated: deleted.length > 0, code, devices: devicesOf(l, deleted.length > 0 ? l.used - 1 : l.used) })
 }

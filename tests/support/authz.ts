@@ -75,6 +75,8 @@ export const PROCEDURES: ProcedureSpec[] = [
   { path: 'webhooks.rotateSecret', type: 'mutation', access: 'user', input: f => ({ id: f.ownerWebhookId, overlapHours: 1 }), foreignInput: f => ({ id: f.ownerWebhookId }) },
   { path: 'webhooks.deliveries', type: 'query', access: 'user', input: f => ({ endpointId: f.ownerWebhookId }), foreignInput: f => ({ endpointId: f.ownerWebhookId }) },
   { path: 'webhooks.sendTest', type: 'mutation', access: 'user', input: f => ({ id: f.ownerWebhookId }), foreignInput: f => ({ id: f.ownerWebhookId }) },
+  { path: 'settings.integration', type: 'query', access: 'user' },
+  { path: 'settings.signing', type: 'query', access: 'admin' },
   { path: 'webhooks.replay', type: 'mutation', access: 'user', input: f => ({ id: f.ownerDeliveryId }), foreignInput: f => ({ id: f.ownerDeliveryId }) },
 ]
 

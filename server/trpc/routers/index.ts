@@ -3,6 +3,7 @@ import { accountRouter } from './account'
 import { authRouter } from './auth'
 import { licensesRouter } from './licenses'
 import { logRouter } from './log'
+import { settingsRouter } from './settings'
 import { usersRouter } from './users'
 import { webhooksRouter } from './webhooks'
 
@@ -13,6 +14,7 @@ export const appRouter = router({
   licenses: licensesRouter,
   log: logRouter,
   webhooks: webhooksRouter,
+  settings: settingsRouter,
 })
 
 export type AppRouter = typeof appRouter
