@@ -1,4 +1,4 @@
-import { getTableColumns, is, SQL, sql } from 'drizzle-orm'
+import { getTableColumns, is, or, SQL, sql } from 'drizzle-orm'
 import type { SQLiteInsertSelectQueryBuilder, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { DB } from '../../db/client'
 
@@ -21,4 +21,18 @@ export function insertRowWhere<T extends SQLiteTable>(db: DB, table: T, row: T['
   // The selection has the table's column names in the table's order: what insert…select requires.
   const select = db.select(fields).from(sql`(select 1)`).where(where)
   return db.insert(table).select(select as unknown as SQLiteInsertSelectQueryBuilder<T>)
+}
+
+/**
+ * SQL: at least one of `changes` differs from the row (`IS NOT`: null-safe), i.e. writing them
+ * changes something — the condition that keeps a no-op update (suspending a suspended licence,
+ * saving the same values) from writing an event. Values are bound as the column maps them (JSON,
+ * booleans, dates), so they compare with what is stored.
+ */
+export function changesAnything<T extends SQLiteTable>(table: T, changes: Partial<T['$inferInsert']>): SQL | undefined {
+  const columns = getTableColumns(table) as Record<string, T['_']['columns'][string]>
+  return or(...Object.entries(changes).map(([k, v]) => {
+    const column = columns[k]!
+    return sql`${column} is not ${sql.param(v ?? null, column)}`
+  }))
 }

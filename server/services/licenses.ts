@@ -1,8 +1,9 @@
-import { and, desc, eq, exists, getTableColumns, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, exists, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
 import { devices, events, licenses, users, type License } from '../../db/schema'
 import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
 import { addDuration, parseDuration } from '../lib/duration'
+import { changesAnything } from '../lib/insert-where'
 import { decryptKey, encryptKey, generateKey, keyDigest, keyHintOf, maskedKeyOf, normalizeKey } from '../lib/keys'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
@@ -180,15 +181,6 @@ export async function findLicenseByKey(ctx: ServiceContext, scope: LicenseScope,
 
 type MutationEvent = 'license.updated' | 'license.suspended' | 'license.reinstated' | 'license.renewed'
 
-/** SQL: at least one of `changes` differs from the row (`IS NOT`: null-safe), i.e. writing them changes something. */
-function differs(changes: Partial<License>): SQL | undefined {
-  const columns = getTableColumns(licenses)
-  return or(...Object.entries(changes).map(([k, v]) => {
-    const column = columns[k as keyof typeof columns]
-    return sql`${column} is not ${sql.param(v ?? null, column)}`
-  }))
-}
-
 /**
  * Apply a change with its audit event and webhook outbox rows in one batch; a licence outside the
  * scope is NOT_FOUND. A change that changes nothing (suspending a suspended licence, saving the same
@@ -203,7 +195,7 @@ async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, chan
     return licenseView(l, { devicesUsed: n }, now)
   }
   if (Object.keys(changes).length === 0) return await viewOf(before)
-  const target = and(inScope(scope, id), differs(changes))
+  const target = and(inScope(scope, id), changesAnything(licenses, changes))
   const event = recordEventWhere(ctx, licenseEvent(eventType, before, detail), exists(ctx.db.select({ one: sql`1` }).from(licenses).where(target)))
   const [, updated, outbox] = await ctx.db.batch([
     event.insert,

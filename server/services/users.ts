@@ -1,7 +1,8 @@
-import { and, asc, count, eq, exists, getTableColumns, gt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, exists, gt, ne, or, sql } from 'drizzle-orm'
 import type { z } from 'zod'
 import { sessions, users, type User } from '../../db/schema'
 import type { createUserSchema, listUsersSchema, updateUserSchema } from '../../shared/schemas/users'
+import { changesAnything } from '../lib/insert-where'
 import { hashPassword, verifyPassword } from '../lib/passwords'
 import { containsPattern } from '../lib/paging'
 import { generatePassword, newId } from '../lib/random'
@@ -113,15 +114,7 @@ export async function updateUser(ctx: ServiceContext, input: z.output<typeof upd
   if (input.verifyLimitPerMinute !== undefined) changes.verifyLimitPerMinute = input.verifyLimitPerMinute
   if (Object.keys(changes).length === 0) return before
   const demoting = before.role === 'admin' && input.role === 'user'
-  const columns = getTableColumns(users)
-  const target = and(
-    eq(users.id, input.id),
-    demoting ? anotherActiveAdmin(input.id) : undefined,
-    or(...Object.entries(changes).map(([k, v]) => {
-      const column = columns[k as keyof typeof columns]
-      return sql`${column} is not ${sql.param(v ?? null, column)}`
-    })),
-  )
+  const target = and(eq(users.id, input.id), demoting ? anotherActiveAdmin(input.id) : undefined, changesAnything(users, changes))
   // The event on the update's own condition: no event for a refused demotion or an unchanged user.
   const event = recordEventWhere(ctx, {
     type: 'user.updated',

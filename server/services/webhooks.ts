@@ -2,6 +2,7 @@ import { and, desc, eq, exists, inArray, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
 import { users, webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDelivery, type WebhookEndpoint } from '../../db/schema'
 import { OPT_IN_EVENT_TYPES, TEST_EVENT_TYPE, type createWebhookSchema, type listDeliveriesSchema, type rotateWebhookSecretSchema, type updateWebhookSchema, type WebhookEventType } from '../../shared/schemas/webhooks'
+import { changesAnything } from '../lib/insert-where'
 import { decryptKey, encryptKey } from '../lib/keys'
 import { decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
@@ -143,12 +144,20 @@ export async function updateWebhook(ctx: ServiceContext, scope: WebhookScope, in
     changes.enabled = input.enabled
     if (input.enabled) changes.disabledReason = null
   }
+  // Saving the same values changes nothing: no write, no event (docs/system-log.md).
+  const changed: Partial<WebhookEndpoint> = Object.fromEntries(Object.entries(changes)
+    .filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(before[k as keyof WebhookEndpoint])))
+  if (Object.keys(changed).length === 0) return webhookView(before, ownerEmail, now)
+  // The event on the update's own condition: the endpoint is still there and the values still differ.
+  const target = and(inScope(scope, input.id), changesAnything(webhookEndpoints, changed))
   const [, updated] = await ctx.db.batch([
-    recordEventWhere(ctx, webhookEvent('webhook.updated', before, { changed: Object.keys(changes) }), stillThere(ctx, scope, input.id)).insert,
-    ctx.db.update(webhookEndpoints).set({ ...changes, updatedAt: now }).where(inScope(scope, input.id)).returning(),
+    recordEventWhere(ctx, webhookEvent('webhook.updated', before, { changed: Object.keys(changed) }), exists(ctx.db.select({ one: sql`1` }).from(webhookEndpoints).where(target))).insert,
+    ctx.db.update(webhookEndpoints).set({ ...changed, updatedAt: now }).where(target).returning(),
   ])
-  if (!updated[0]) throw notFound('Webhook endpoint')
-  return webhookView(updated[0], ownerEmail, now)
+  if (updated[0]) return webhookView(updated[0], ownerEmail, now)
+  // Nothing left to change (a concurrent save got there first), or gone meanwhile (NOT_FOUND).
+  const { ep } = await findInScope(ctx, scope, input.id)
+  return webhookView(ep, ownerEmail, now)
 }
 
 export async function deleteWebhook(ctx: ServiceContext, scope: WebhookScope, id: string) {

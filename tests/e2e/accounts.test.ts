@@ -64,6 +64,8 @@ describe('accounts end to end (headless Chromium, built worker, real D1)', () =>
     const cookie = await sessionCookie(admin)
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' })
     secrets.add(cookie!.value)
+    // The Overview shows administrators the audit events lost after every retry (none here).
+    await admin.getByTestId('card-lost-log-events').filter({ hasText: /^0$/ }).waitFor()
     await admin.getByTestId('nav-admin').getByRole('link', { name: 'Users' }).click()
     await admin.waitForURL(/\/admin\/users/)
     await admin.getByTestId('users-table').getByText(w.admin.email).waitFor()
@@ -85,6 +87,8 @@ describe('accounts end to end (headless Chromium, built worker, real D1)', () =>
     userPage = await newPage()
     await signIn(userPage, userEmail, generated)
     expect(await userPage.getByTestId('nav-admin').count()).toBe(0)
+    await userPage.getByTestId('card-your-licences').waitFor()
+    expect(await userPage.getByTestId('card-lost-log-events').count()).toBe(0)
     await userPage.goto(`${w.url}/admin/users`)
     await userPage.waitForURL(u => u.pathname === '/')
     secrets.add((await sessionCookie(userPage))!.value)

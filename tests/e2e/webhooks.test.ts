@@ -1,8 +1,9 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { events } from '../../db/schema'
 import { createUser } from '../../server/services/users'
 import { launchBrowser } from '../support/browser'
-import { uniqueEmail } from '../support/client'
+import { Caller, uniqueEmail } from '../support/client'
 import { signIn } from '../support/e2e'
 import { verifyWith, WebhookReceiver } from '../support/webhook-receiver'
 import { startWorker, type TestWorker } from '../support/worker'
@@ -10,6 +11,7 @@ import { startWorker, type TestWorker } from '../support/worker'
 let w: TestWorker
 let browser: Browser
 let receiver: WebhookReceiver
+const HOOK_TOKEN = `e2e-hook-token-${Date.now()}`
 
 beforeAll(async () => {
   receiver = await new WebhookReceiver().start()
@@ -48,7 +50,8 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await page.getByTestId('webhook-url').fill('not a url')
     await form.getByRole('button', { name: 'Add endpoint' }).click()
     await form.getByText('Enter a full URL').waitFor()
-    await page.getByTestId('webhook-url').fill(`${receiver.url}/e2e`)
+    // A query string is where receivers often put a token: it stays with the endpoint, never in the log.
+    await page.getByTestId('webhook-url').fill(`${receiver.url}/e2e?token=${HOOK_TOKEN}`)
     await page.getByTestId('webhook-description').fill('My billing system')
     await form.getByRole('button', { name: 'Add endpoint' }).click()
 
@@ -60,7 +63,7 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(secret)
     await page.getByTestId('open-created-webhook').click()
     await page.waitForURL(/\/webhooks\/whk_[0-9a-z]+$/)
-    await page.getByTestId('webhook-url-display').getByText(`${receiver.url}/e2e`).waitFor()
+    await page.getByTestId('webhook-url-display').getByText(`${receiver.url}/e2e?token=${HOOK_TOKEN}`).waitFor()
     await page.getByTestId('deliveries-table').or(page.getByTestId('state-empty')).first().waitFor()
   })
 
@@ -87,5 +90,20 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await receiver.waitFor(r => r.some(x => x.json?.type === 'license.created'), 10_000)
     const got = receiver.at('/e2e').find(r => r.json.type === 'license.created')!
     expect(verifyWith(secret, got)).toMatchObject({ data: { license: { label: 'Delivered by webhook' } } })
+  })
+
+  it('after the run, the URL\'s token is in no event and in nothing the user\'s own log shows', async () => {
+    const { ctx } = w.context()
+    const rows = await ctx.db.select().from(events)
+    expect(rows.map(r => r.type)).toEqual(expect.arrayContaining(['webhook.created', 'license.created']))
+    expect(JSON.stringify(rows)).not.toContain(HOOK_TOKEN)
+    // The test payload the receiver got names the endpoint without its query string.
+    const test = receiver.at('/e2e').find(r => r.json.type === 'webhook.test')!
+    expect(test.json.data.endpoint.url).toBe(`${receiver.url}/e2e?…`)
+    const owner = new Caller(w.url)
+    await owner.login(seller.email, seller.password)
+    const mine = await owner.trpc.log.mine.query({ limit: 100 })
+    expect(mine.items.map(e => e.type)).toContain('webhook.created')
+    expect(JSON.stringify(mine)).not.toContain(HOOK_TOKEN)
   })
 })

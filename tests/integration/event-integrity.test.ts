@@ -105,6 +105,18 @@ describe('no event without its change', () => {
     await u.c.trpc.webhooks.delete.mutate({ id: hook.id })
   })
 
+  it('saving a webhook endpoint with the values it has writes no webhook.updated; a real change writes one naming only what changed', async () => {
+    const u = await signedInUser()
+    const hook = (await u.c.trpc.webhooks.create.mutate({ url: `${receiver.url}/same`, description: 'billing', enabled: false })).webhook
+    const same = await u.c.trpc.webhooks.update.mutate({ id: hook.id, url: hook.url, description: 'billing', enabled: false, allEvents: true })
+    expect(same).toMatchObject({ url: hook.url, description: 'billing', enabled: false, updatedAt: hook.updatedAt })
+    expect(await eventsWhere('webhook.updated', hook.id)).toHaveLength(0)
+    await u.c.trpc.webhooks.update.mutate({ id: hook.id, description: 'billing v2', enabled: false })
+    const updated = await eventsWhere('webhook.updated', hook.id)
+    expect(updated.map(e => e.detail)).toEqual([{ changed: ['description'] }])
+    await u.c.trpc.webhooks.delete.mutate({ id: hook.id })
+  })
+
   it('a refused activation (seat limit) and a repeated deactivation write no device event', async () => {
     const u = await signedInUser()
     const { key, license } = await u.c.trpc.licenses.create.mutate({ label: 'one-seat', maxDevices: 1 })
