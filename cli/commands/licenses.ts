@@ -6,12 +6,10 @@ import {
   createLicense, deleteLicense, findLicenseByKey, listLicenses, reinstateLicense, renewLicense, suspendLicense,
   type LicenseScope, type LicenseView,
 } from '../../server/services/licenses'
+import { namedOwner, ownerForCreate } from '../../server/services/authz'
 import { findUserByEmail } from '../../server/services/users'
 import { str, UsageError, type Parsed } from '../args'
-import { table, when, type Command } from '../command'
-
-/** The CLI acts as an administrator: every licence is in scope. */
-const ADMIN: LicenseScope = { all: true }
+import { principalOf, scopeOfCommand, table, when, type Command } from '../command'
 
 /** Schema fields → the options that set them, so errors name what the user typed. */
 const OPTION_OF: Record<string, string> = {
@@ -88,7 +86,7 @@ function needKeySecrets(ctx: ServiceContext) {
 /** A licence by its key as a customer types it (the service normalises it). */
 async function byKey(ctx: ServiceContext, key: string) {
   needKeySecrets(ctx)
-  return await findLicenseByKey(ctx, ADMIN, key)
+  return await findLicenseByKey(ctx, scopeOfCommand(ctx), key)
 }
 
 async function ownerByEmail(ctx: ServiceContext, email: string) {
@@ -140,7 +138,7 @@ const create: Command = {
     return async (ctx) => {
       needKeySecrets(ctx)
       const owner = await ownerByEmail(ctx, email)
-      const { license, key } = await createLicense(ctx, owner.id, input)
+      const { license, key } = await createLicense(ctx, ownerForCreate(principalOf(ctx), owner.id), input)
       const view = { ...license, ownerEmail: owner.email }
       return {
         output: { key, ...view },
@@ -154,11 +152,11 @@ const list: Command = {
   flags: { owner: 'string' },
   prepare: ({ flags }) => async (ctx) => {
     const email = str(flags, 'owner')
-    const ownerId = email === undefined ? undefined : (await ownerByEmail(ctx, email)).id
+    const ownerId = namedOwner(principalOf(ctx), email === undefined ? undefined : (await ownerByEmail(ctx, email)).id)
     const all: LicenseView[] = []
     let cursor: string | undefined
     do {
-      const page = await listLicenses(ctx, ADMIN, validate(listLicensesSchema, { ownerId, limit: 100, cursor }))
+      const page = await listLicenses(ctx, scopeOfCommand(ctx), validate(listLicensesSchema, { ownerId, limit: 100, cursor }))
       all.push(...page.items)
       cursor = page.nextCursor ?? undefined
     } while (cursor)
@@ -186,7 +184,7 @@ function lifecycle(verb: string, change: (ctx: ServiceContext, scope: LicenseSco
     positionals: ['KEY'],
     prepare: ({ positionals: [key] }) => async (ctx) => {
       const found = await byKey(ctx, key!)
-      const view = { ...await change(ctx, ADMIN, found.id), ownerEmail: found.ownerEmail }
+      const view = { ...await change(ctx, scopeOfCommand(ctx), found.id), ownerEmail: found.ownerEmail }
       return { output: view, human: `${verb} ${summary(view)}` }
     },
   }
@@ -200,7 +198,7 @@ const renew: Command = {
     const input = validate(renewLicenseSchema, { id: 'lic_0', ...expiry(flags) })
     return async (ctx) => {
       const found = await byKey(ctx, key!)
-      const view = { ...await renewLicense(ctx, ADMIN, { ...input, id: found.id }), ownerEmail: found.ownerEmail }
+      const view = { ...await renewLicense(ctx, scopeOfCommand(ctx), { ...input, id: found.id }), ownerEmail: found.ownerEmail }
       return { output: view, human: `Renewed ${summary(view)} (was ${when(found.expiresAt)})` }
     }
   },
@@ -211,7 +209,7 @@ const remove: Command = {
   positionals: ['KEY'],
   prepare: ({ positionals: [key] }) => async (ctx) => {
     const found = await byKey(ctx, key!)
-    await deleteLicense(ctx, ADMIN, found.id)
+    await deleteLicense(ctx, scopeOfCommand(ctx), found.id)
     return { output: { ok: true, id: found.id }, human: `Deleted ${found.maskedKey} (${found.id})` }
   },
 }

@@ -5,7 +5,7 @@ import type { AppEnv } from '../env'
 import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, MAX_BODY_BYTES, parseBody, ROUTES, type Route } from '../lib/public-api'
 import { countingD1, d1CountHeaders, d1CountingOn } from '../lib/d1-count'
 import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
-import { logBackgroundError, type ServiceContext } from '../services/context'
+import { createServiceContext, logBackgroundError } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
 
@@ -112,13 +112,13 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (!text) throw new ApiError('BAD_REQUEST', 'Body is empty')
     const fields = parseBody(route, text)
 
-    const ctx: ServiceContext = {
+    const ctx = createServiceContext({
       db: dbFor(env.DB),
       env,
       actor: { type: 'api', id: null },
       audit: auditInfoOf(request.headers, (request as { cf?: unknown }).cf),
       waitUntil: p => waitUntil(p.catch(logBackgroundError)),
-    }
+    })
     const lim = limiter ?? undefined
     let body: unknown
     switch (route) {

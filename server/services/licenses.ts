@@ -6,17 +6,18 @@ import { addDuration, parseDuration } from '../lib/duration'
 import { decryptKey, encryptKey, generateKey, keyDigest, normalizeKey } from '../lib/keys'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
+import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventIfChanged } from './events'
 import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
-/** Who may touch which licences: a user their own (in the WHERE clause), admins and the CLI all. */
-export type LicenseScope = { ownerId: string } | { all: true }
+/** Whose licences a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
+export type LicenseScope = OwnerScope
 
 const inScope = (scope: LicenseScope, id?: string): SQL | undefined => and(
   id ? eq(licenses.id, id) : undefined,
-  'ownerId' in scope ? eq(licenses.ownerId, scope.ownerId) : undefined,
+  ownedBy(scope, licenses.ownerId),
 )
 
 export type LicenseView = ReturnType<typeof licenseView>

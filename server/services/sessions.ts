@@ -5,7 +5,7 @@ import { sessionSettings } from '../env'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { notFound } from './errors'
-import { recordEvent } from './events'
+import { recordEvent, recordEventIfChanged } from './events'
 
 /** Re-write last_seen_at at most once a minute: idle timeouts need no finer grain. */
 const TOUCH_INTERVAL_MS = 60_000
@@ -110,7 +110,8 @@ export async function listUserSessions(ctx: ServiceContext, userId: string) {
 export async function endOwnSession(ctx: ServiceContext, userId: string, sessionId: string, reason: 'logout' | 'revoked') {
   const [deleted] = await ctx.db.batch([
     ctx.db.delete(sessions).where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId))).returning({ id: sessions.id }),
-    recordEvent(ctx, {
+    // Only when a session was ended: another user's session id is NOT_FOUND and leaves no event.
+    recordEventIfChanged(ctx, {
       type: reason === 'logout' ? 'auth.logout' : 'session.ended',
       outcome: 'success',
       subjectType: 'session',

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { createTestHarness } from 'wrangler'
 import { createDB } from '../../db/client'
 import type { AppEnv } from '../../server/env'
+import { CLI_PRINCIPAL } from '../../server/services/authz'
 import { offRequestContext, type Actor } from '../../server/services/context'
 import { createUser } from '../../server/services/users'
 
@@ -18,7 +19,7 @@ export const TEST_SECRETS = {
 export interface TestWorker {
   url: string
   env: AppEnv
-  /** A service context on the worker's own D1, for seeding and inspecting from the test. */
+  /** A service context on the worker's own D1, for seeding and inspecting from the test: as the CLI, or as `actor`. */
   context: (actor?: Actor) => ReturnType<typeof offRequestContext>
   admin: { email: string, password: string, id: string }
   scheduled: (cron: string) => Promise<unknown>
@@ -47,10 +48,10 @@ export async function startWorker(opts: { vars?: Record<string, string> } = {}):
   const worker = server.getWorker<AppEnv>()
   await worker.applyD1Migrations('DB')
   const env = await worker.getEnv()
-  const context = (actor: Actor = { type: 'cli', id: null }) => offRequestContext({
+  const context = (actor?: Actor) => offRequestContext({
     db: createDB(env.DB),
     env,
-    actor,
+    ...(actor ? { actor } : { principal: CLI_PRINCIPAL }),
     audit: { ip: '', userAgent: 'test', country: null },
   })
   const admin = { email: 'admin@example.com', password: `admin-${randomBytes(9).toString('base64url')}`, id: '' }
