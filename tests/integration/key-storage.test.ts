@@ -44,7 +44,7 @@ describe('licence keys at rest', () => {
     const admin = new Caller(w.url)
     await admin.login(w.admin.email, w.admin.password)
     const { key, license } = await admin.trpc.licenses.create.mutate({ label: 'rotate-me' })
-    const { ctx } = w.context()
+    const { ctx, settle } = w.context()
     const next = { KEY_HMAC_SECRET: randomBytes(32).toString('base64url'), KEY_ENC_SECRET: randomBytes(32).toString('base64url') }
     const during = { ...ctx, env: { ...ctx.env, ...next, KEY_HMAC_SECRET_PREVIOUS: TEST_SECRETS.KEY_HMAC_SECRET, KEY_ENC_SECRET_PREVIOUS: TEST_SECRETS.KEY_ENC_SECRET } }
     const afterwards = { ...ctx, env: { ...ctx.env, ...next } }
@@ -56,5 +56,7 @@ describe('licence keys at rest', () => {
     expect((await verifyLicense(afterwards, { key })).code).toBe('VALID')
     const rows = await ctx.db.select().from(licenses)
     expect(rows.find(r => r.id === license.id)).toBeTruthy()
+    // The verify calls' events are written after the call (batched): let them land before the worker closes.
+    await settle()
   })
 })
