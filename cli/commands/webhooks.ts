@@ -1,18 +1,10 @@
 import { createWebhookSchema, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../shared/schemas/webhooks'
 import { idSchema } from '../../shared/schemas/common'
-import type { ServiceContext } from '../../server/services/context'
-import { ServiceError } from '../../server/services/errors'
-import { findUserByEmail } from '../../server/services/users'
 import { namedOwner, ownerForCreate } from '../../server/services/authz'
 import { createWebhook, deleteWebhook, listWebhooks, type WebhookView } from '../../server/services/webhooks'
 import { str, UsageError } from '../args'
 import { principalOf, scopeOfCommand, table, when, type Command } from '../command'
-
-async function ownerByEmail(ctx: ServiceContext, email: string) {
-  const owner = await findUserByEmail(ctx, email)
-  if (!owner) throw new ServiceError('NOT_FOUND', `No user with email ${email.trim().toLowerCase()}`)
-  return owner
-}
+import { ownerByEmail } from '../options'
 
 /** --events TYPE,TYPE… (absent = all events). */
 function eventTypes(value: string | undefined): { allEvents: boolean, eventTypes: WebhookEventType[] } {

@@ -1,5 +1,6 @@
 export * from './users'
 export * from './sessions'
 export * from './events'
+export * from './products'
 export * from './licenses'
 export * from './webhooks'

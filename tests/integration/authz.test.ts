@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devices, licenses, webhookDeliveries, webhookEndpoints } from '../../db/schema'
 import { newId } from '../../server/lib/random'
 import { createLicense } from '../../server/services/licenses'
+import { createProduct } from '../../server/services/products'
 import { createWebhook } from '../../server/services/webhooks'
 import { appRouter } from '../../server/trpc/routers'
 import { createLicenseSchema, type CreateLicenseInput } from '../../shared/schemas/licenses'
+import { createProductSchema } from '../../shared/schemas/products'
 import { createWebhookSchema } from '../../shared/schemas/webhooks'
 import { CASES, REFUSALS, ROLES, run, snapshot, type Fixtures, type Role } from '../support/authz'
 import { Caller, uniqueEmail } from '../support/client'
@@ -40,6 +42,9 @@ beforeAll(async () => {
   const addWebhook = async (url: string) => (await createWebhook(ctx, owner.user.id, createWebhookSchema.parse({ url, enabled: false }))).webhook.id
   const ownerLicenseId = await addLicense({ label: 'owner licence', maxDevices: 3, expiresIn: '1y' })
   const ownerWebhookId = await addWebhook('https://example.com/owner-hook')
+  const addProduct = async (slug: string) => (await createProduct(ctx, owner.user.id, createProductSchema.parse({ name: slug, slug }))).id
+  const ownerProductId = await addProduct('matrix-product')
+  await addLicense({ label: 'product licence', product: ownerProductId })
   const deliveryId = newId('msg')
   const now = new Date()
   await ctx.db.insert(webhookDeliveries).values({ id: deliveryId, endpointId: ownerWebhookId, eventType: 'webhook.test', payload: '{}', status: 'failed', createdAt: now, updatedAt: now })
@@ -52,10 +57,12 @@ beforeAll(async () => {
     ownerDeviceId: await addDevice(ownerLicenseId),
     ownerWebhookId,
     ownerDeliveryId: deliveryId,
+    ownerProductId,
     login: { email: emails.stranger, password: PASSWORD },
     freshLicense: () => addLicense({ label: 'fresh' }),
     freshDevice: async () => ({ licenseId: ownerLicenseId, deviceId: await addDevice(ownerLicenseId) }),
     freshWebhook: () => addWebhook('https://example.com/fresh-hook'),
+    freshProduct: () => addProduct(`fresh-${newId('x').slice(2, 10)}`),
     freshOwnerSession: async () => {
       const c = new Caller(w.url)
       await c.login(emails.owner, PASSWORD)

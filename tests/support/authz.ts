@@ -42,12 +42,15 @@ export interface Fixtures {
   ownerDeviceId: string
   ownerWebhookId: string
   ownerDeliveryId: string
+  /** The owner's product (slug matrix-product) and one with no licences. */
+  ownerProductId: string
   /** Credentials that sign in (auth.login is public). */
   login: { email: string, password: string }
   /** Fresh objects of the owner, for calls that use one up (delete, free a device, end a session). */
   freshLicense: () => Promise<string>
   freshDevice: () => Promise<{ licenseId: string, deviceId: string }>
   freshWebhook: () => Promise<string>
+  freshProduct: () => Promise<string>
   freshOwnerSession: () => Promise<string>
 }
 
@@ -102,6 +105,15 @@ export const CASES: MatrixCase[] = [
   { path: 'users.setDisabled', type: 'mutation', expect: ADMIN_ONLY, input: f => ({ id: f.targetUserId, disabled: false }) },
   { path: 'users.endSessions', type: 'mutation', expect: ADMIN_ONLY, input: f => ({ id: f.targetUserId }) },
 
+  { path: 'products.list', type: 'query', expect: SIGNED_IN, input: () => ({}), check: onlyOwn(f => f.ownerProductId, r => (r as Items).items) },
+  { path: 'products.list', variant: 'ownerId', type: 'query', expect: NAMING_OWNER, input: f => ({ ownerId: f.ownerId }) },
+  { path: 'products.get', type: 'query', expect: OWNED, input: f => ({ id: f.ownerProductId }) },
+  { path: 'products.create', type: 'mutation', expect: SIGNED_IN, input: () => ({ name: 'Matrix', slug: `matrix-${Math.random().toString(36).slice(2, 8)}` }) },
+  { path: 'products.create', variant: 'ownerId', type: 'mutation', expect: NAMING_OWNER, input: f => ({ ownerId: f.ownerId, name: 'Planted', slug: `planted-${Math.random().toString(36).slice(2, 8)}` }) },
+  { path: 'products.update', type: 'mutation', expect: OWNED, input: f => ({ id: f.ownerProductId, name: 'Matrix product', defaults: { maxDevices: 2 } }) },
+  { path: 'products.delete', type: 'mutation', expect: OWNED, input: async f => ({ id: await f.freshProduct() }) },
+  // A licence is always for a product of its owner: another owner's product is not found.
+  { path: 'licenses.create', variant: 'product', type: 'mutation', expect: { ...OWNED, admin: 'NOT_FOUND' }, input: f => ({ product: f.ownerProductId, label: 'foreign product' }) },
   { path: 'licenses.list', type: 'query', expect: SIGNED_IN, input: () => ({}), check: onlyOwn(f => f.ownerLicenseId, r => (r as Items).items) },
   { path: 'licenses.list', variant: 'ownerId', type: 'query', expect: NAMING_OWNER, input: f => ({ ownerId: f.ownerId }) },
   { path: 'licenses.get', type: 'query', expect: OWNED, input: f => ({ id: f.ownerLicenseId }) },
