@@ -50,14 +50,15 @@ export function isJsonContentType(value: string | null): boolean {
   return type === 'application/json'
 }
 
-export interface Fields { key: string, fingerprint?: string, name?: string }
+/** `product`: the slug of the product the calling application is (PRODUCT_MISMATCH when the licence is not for it). */
+export interface Fields { key: string, fingerprint?: string, name?: string, product?: string }
 
 const FIELD_RULES: Record<Route, { required: (keyof Fields)[], optional: (keyof Fields)[] }> = {
-  verify: { required: ['key'], optional: ['fingerprint'] },
-  activate: { required: ['key', 'fingerprint'], optional: ['name'] },
-  deactivate: { required: ['key', 'fingerprint'], optional: [] },
+  verify: { required: ['key'], optional: ['fingerprint', 'product'] },
+  activate: { required: ['key', 'fingerprint'], optional: ['name', 'product'] },
+  deactivate: { required: ['key', 'fingerprint'], optional: ['product'] },
 }
-const MAX_LENGTH: Record<keyof Fields, number> = { key: 256, fingerprint: 256, name: 128 }
+const MAX_LENGTH: Record<keyof Fields, number> = { key: 256, fingerprint: 256, name: 128, product: 256 }
 
 /** Parse and check a body for a route: an object whose fields are non-empty strings within limits. */
 export function parseBody(route: Route, text: string): Fields {

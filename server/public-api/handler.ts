@@ -122,9 +122,9 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     const lim = limiter ?? undefined
     let body: unknown
     switch (route) {
-      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint }, lim); break
-      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name }, lim); break
-      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint! }, lim); break
+      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint, product: fields.product }, lim); break
+      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name, product: fields.product }, lim); break
+      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, product: fields.product }, lim); break
     }
     return json(200, body, limiter?.state ? rateLimitHeaders(limiter.state) : {})
   }

@@ -12,9 +12,9 @@ import { deliverAfterCommit, outboxInsert, subscribedSql } from './webhook-outbo
  * The public API's logic (verify / activate / deactivate), shared by the REST routes. Outcomes are
  * business codes, never HTTP errors. Responses never carry the owner, an id, or the key.
  */
-export type VerifyCode = 'VALID' | 'NOT_FOUND' | 'SUSPENDED' | 'EXPIRED' | 'DEVICE_NOT_ACTIVATED'
-export type ActivateCode = 'ACTIVATED' | 'ALREADY_ACTIVATED' | 'DEVICE_LIMIT_REACHED' | 'NOT_FOUND' | 'SUSPENDED' | 'EXPIRED'
-export type DeactivateCode = 'DEACTIVATED' | 'DEVICE_NOT_ACTIVATED' | 'NOT_FOUND'
+export type VerifyCode = 'VALID' | 'NOT_FOUND' | 'PRODUCT_MISMATCH' | 'SUSPENDED' | 'EXPIRED' | 'DEVICE_NOT_ACTIVATED'
+export type ActivateCode = 'ACTIVATED' | 'ALREADY_ACTIVATED' | 'DEVICE_LIMIT_REACHED' | 'NOT_FOUND' | 'PRODUCT_MISMATCH' | 'SUSPENDED' | 'EXPIRED'
+export type DeactivateCode = 'DEACTIVATED' | 'DEVICE_NOT_ACTIVATED' | 'NOT_FOUND' | 'PRODUCT_MISMATCH'
 
 interface Found {
   id: string
@@ -29,6 +29,8 @@ interface Found {
   limit: number | null
   /** The owner has an enabled endpoint subscribed to license.validated (webhooks). */
   validatedHooks: number
+  /** The slug of the licence's product (null: none). */
+  productSlug: string | null
 }
 
 /** The rate limits a REST call is subject to (server/lib/rate-limit.ts); absent for internal callers. */
@@ -53,6 +55,8 @@ export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerp
       : sql<number>`exists(select 1 from devices d where d.license_id = licenses.id and d.fingerprint = ${fingerprint})`,
     limit: sql<number | null>`(select u.verify_limit_per_minute from users u where u.id = licenses.owner_id)`,
     validatedHooks: sql<number>`exists(select 1 from webhook_endpoints e where e.owner_id = licenses.owner_id and ${subscribedSql('license.validated')})`,
+    // By primary key, inside the same statement: PRODUCT_MISMATCH costs no extra read.
+    productSlug: sql<string | null>`(select p.slug from products p where p.id = licenses.product_id)`,
   }).from(licenses).where(digests.length === 1 ? eq(licenses.keyDigest, digests[0]!) : sql`${licenses.keyDigest} in (${digests[0]}, ${digests[1]})`).limit(1)
 }
 
@@ -87,10 +91,10 @@ async function find(ctx: ServiceContext, key: string, fingerprint: string | unde
   const values = { d0, d1, fp: fingerprint }
   const params = shape.slots.map(s => (typeof s === 'string' ? values[s] : s.value))
   const rows = await ctx.env.DB.prepare(shape.sql).bind(...params).raw()
-  const r = rows[0] as [string, string, 'active' | 'suspended', number | null, number | null, string, number, number, number | null, number] | undefined
+  const r = rows[0] as [string, string, 'active' | 'suspended', number | null, number | null, string, number, number, number | null, number, string | null] | undefined
   if (!r) return null
   // Columns in lookupQuery's order.
-  return { id: r[0], ownerId: r[1], status: r[2], expiresAt: r[3] === null ? null : new Date(r[3]), maxDevices: r[4], metadata: JSON.parse(r[5]) as Record<string, unknown>, used: r[6], hasDevice: r[7], limit: r[8], validatedHooks: r[9] }
+  return { id: r[0], ownerId: r[1], status: r[2], expiresAt: r[3] === null ? null : new Date(r[3]), maxDevices: r[4], metadata: JSON.parse(r[5]) as Record<string, unknown>, used: r[6], hasDevice: r[7], limit: r[8], validatedHooks: r[9], productSlug: r[10] }
 }
 
 /**
@@ -129,6 +133,12 @@ async function lookup(ctx: ServiceContext, route: string, key: string, fingerpri
   return l
 }
 
+/** The caller named a product (its slug) and the licence is not for it (another product, or none). */
+const productMismatch = (l: Found, product: string | undefined) => product !== undefined && l.productSlug !== product
+
+/** A mismatch answers nothing about the licence (no `license`, no `devices`) and changes nothing. */
+const mismatchDetail = (product: string) => ({ product: product.slice(0, 64) })
+
 function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
   if (l.status === 'suspended') return 'SUSPENDED'
   if (l.expiresAt !== null && l.expiresAt.getTime() <= now.getTime()) return 'EXPIRED'
@@ -163,12 +173,16 @@ function recordCall(ctx: ServiceContext, route: string, code: string, l: Found |
   })
 }
 
-export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string }, limiter?: CallLimiter) {
+export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string, product?: string }, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'verify', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'verify', 'NOT_FOUND', null)
     return { valid: false, status: 'inactive' as const, code: 'NOT_FOUND' as VerifyCode }
+  }
+  if (productMismatch(l, input.product)) {
+    recordCall(ctx, 'verify', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
+    return { valid: false, status: 'inactive' as const, code: 'PRODUCT_MISMATCH' as VerifyCode }
   }
   const code: VerifyCode = stateOf(l, now) ?? (input.fingerprint !== undefined && !l.hasDevice ? 'DEVICE_NOT_ACTIVATED' : 'VALID')
   recordCall(ctx, 'verify', code, l, input.fingerprint !== undefined ? { fingerprint: input.fingerprint.slice(0, 64) } : undefined)
@@ -181,12 +195,16 @@ export async function verifyLicense(ctx: ServiceContext, input: { key: string, f
   }
 }
 
-export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string }, limiter?: CallLimiter) {
+export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string, product?: string }, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'activate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'activate', 'NOT_FOUND', null)
     return { activated: false, code: 'NOT_FOUND' as ActivateCode }
+  }
+  if (productMismatch(l, input.product)) {
+    recordCall(ctx, 'activate', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
+    return { activated: false, code: 'PRODUCT_MISMATCH' as ActivateCode }
   }
   const blocked = stateOf(l, now)
   if (blocked) {
@@ -220,11 +238,15 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   return { activated: code !== 'DEVICE_LIMIT_REACHED', code, devices: devicesOf(l, after.used) }
 }
 
-export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string }, limiter?: CallLimiter) {
+export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, product?: string }, limiter?: CallLimiter) {
   const l = await lookup(ctx, 'deactivate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'deactivate', 'NOT_FOUND', null)
     return { deactivated: false, code: 'NOT_FOUND' as DeactivateCode }
+  }
+  if (productMismatch(l, input.product)) {
+    recordCall(ctx, 'deactivate', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
+    return { deactivated: false, code: 'PRODUCT_MISMATCH' as DeactivateCode }
   }
   if (!l.hasDevice) {
     recordCall(ctx, 'deactivate', 'DEVICE_NOT_ACTIVATED', l)
