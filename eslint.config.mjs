@@ -3,7 +3,7 @@ import withNuxt from './.nuxt/eslint.config.mjs'
 
 export default withNuxt(
   {
-    ignores: ['db/migrations/**', '.output/**', '.wrangler/**', 'bench/results/**'],
+    ignores: ['db/migrations/**', '.output/**', '.wrangler/**', 'bench/results/**', 'sdk/dist/**'],
   },
   {
     files: ['server/**/*.ts', 'cli/**/*.ts', 'scripts/**/*.ts'],

@@ -27,6 +27,18 @@ export default defineConfig({
       },
       {
         test: {
+          // The client SDK (sdk/): its built package against the real built worker.
+          name: 'sdk',
+          globalSetup: ['tests/support/global-setup.ts', 'sdk/test/global-setup.ts'],
+          include: ['sdk/test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           globalSetup: ['tests/support/global-setup.ts'],
           include: ['tests/e2e/**/*.test.ts'],

@@ -10,6 +10,7 @@ import type { Command } from './command'
 import { keyCommands } from './commands/keys'
 import { licenseCommands } from './commands/licenses'
 import { productCommands } from './commands/products'
+import { signingKeyCommands, type StandaloneCommand } from './commands/signing-keys'
 import { userCommands } from './commands/users'
 import { webhookCommands } from './commands/webhooks'
 import { openPlatform } from './platform'
@@ -37,6 +38,8 @@ Commands:
   license suspend KEY | license reinstate KEY | license delete KEY   [--json]
   license renew KEY [--expires-in D | --expires-at ISO] [--json]
   keys rotate [--json]   re-key every licence after a key-secret rotation (docs/keys.md)
+  keys rotate-signing [--out FILE | --local] [--finish] [--json]
+                        a new signing key for signed answers and the rotation steps (docs/offline.md)
   webhook add --owner EMAIL --url URL [--events TYPE,TYPE…] [--description D] [--json]
                         all events when --events is absent; prints the signing secret once
   webhook list [--owner EMAIL] [--json]
@@ -54,7 +57,7 @@ Global options:
 
 const GLOBAL_FLAGS = { 'json': 'boolean', 'remote': 'boolean', 'persist-to': 'string', 'secrets-file': 'string', 'help': 'boolean' } as const
 
-const COMMANDS: Record<string, Command> = { ...userCommands, ...productCommands, ...licenseCommands, ...keyCommands, ...webhookCommands }
+const COMMANDS: Record<string, Command | StandaloneCommand> = { ...userCommands, ...productCommands, ...licenseCommands, ...keyCommands, ...signingKeyCommands, ...webhookCommands }
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv
@@ -73,6 +76,11 @@ async function main(argv: string[]): Promise<number> {
   const expected = command.positionals ?? []
   if (args.positionals.length < expected.length) throw new UsageError(`${name} needs ${expected.slice(args.positionals.length).join(' ')}`)
   if (args.positionals.length > expected.length) throw new UsageError(`unexpected argument "${args.positionals[expected.length]}"`)
+  if ('standalone' in command) {
+    const { output, human } = await command.standalone(args)
+    process.stdout.write(args.flags.json === true ? `${JSON.stringify(output)}\n` : `${human}\n`)
+    return 0
+  }
   const run = command.prepare(args)
 
   const platform = await openPlatform({

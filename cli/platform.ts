@@ -61,7 +61,7 @@ export async function openPlatform(opts: PlatformOptions = {}) {
     envFiles: [secretsFile ?? join(ROOT, '.dev.vars')],
   })
   // The local D1 belongs to the local install (npm start), where localhost webhook receivers are allowed.
-  const env: AppEnv = opts.remote ? proxy.env : { ...proxy.env, WEBHOOKS_ALLOW_PRIVATE: 'true' }
+  const env: AppEnv = opts.remote ? proxy.env : { ...proxy.env, WEBHOOKS_ALLOW_LOCALHOST: 'true' }
   return {
     env,
     dispose: async () => {

@@ -78,6 +78,9 @@ function scenarios(seeded: Seeded, durationS: number, connections: number): Scen
   const nextValid = pick(valid)
   const nextUnknown = pick(unknown)
   const nextFp = pick(withFp)
+  // Signed answers (docs/offline.md): the same keys, with a fresh nonce per request as the SDK sends.
+  let nonceNo = 0
+  const nextSigned = () => JSON.stringify({ key: seeded.validKeys[nonceNo % seeded.validKeys.length], signed: true, nonce: `bench-${nonceNo++}` })
   let connectionNo = 0
   const pair = (ctx: Record<string, unknown>) => {
     ctx.key ??= seeded.activationKeys[connectionNo++ % seeded.activationKeys.length]
@@ -93,6 +96,7 @@ function scenarios(seeded: Seeded, durationS: number, connections: number): Scen
     // For context: the same kind of answer through Nitro/h3 (what the app's routes pay, and what verify no longer does).
     { name: 'Nitro/h3 route (GET /api/health)', requests: [{ method: 'GET', path: '/api/health' }], connections, durationS, expect: ['OK'] },
     { name: 'verify (valid key)', requests: [{ method: 'POST', path: VERIFY, setup: () => ({ body: nextValid(), headers: ipHeaders(100) }) }], connections, durationS, expect: ['VALID'] },
+    { name: 'verify (valid key), signed', requests: [{ method: 'POST', path: VERIFY, setup: () => ({ body: nextSigned(), headers: ipHeaders(100) }) }], connections, durationS, expect: ['VALID'] },
     // A different IP every 10 calls: the brute-force limit (20 NOT_FOUND per IP per 10 min) is never reached.
     { name: 'verify (unknown key)', requests: [{ method: 'POST', path: VERIFY, setup: () => ({ body: nextUnknown(), headers: ipHeaders(10) }) }], connections, durationS, expect: ['NOT_FOUND'] },
     { name: 'verify (key + fingerprint)', requests: [{ method: 'POST', path: VERIFY, setup: () => ({ body: nextFp(), headers: ipHeaders(100) }) }], connections, durationS, expect: ['VALID'] },
@@ -112,7 +116,7 @@ function scenarios(seeded: Seeded, durationS: number, connections: number): Scen
 async function postJson(url: string, body: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'cf-connecting-ip': '10.200.0.1', ...headers }, body })
   const text = await res.text()
-  return { res, code: /"code":"([A-Z_]+)"/.exec(text)?.[1] }
+  return { res, code: /"code":"([A-Z_]+)"/.exec(text)?.[1], tokenBytes: /"token":"([^"]+)"/.exec(text)?.[1]?.length }
 }
 
 /**
@@ -155,6 +159,34 @@ async function interleavedLatency(a: { w: RunningWorker, seeded: Seeded }, b: { 
   }
   await run(Math.min(200, n))
   return await run(n)
+}
+
+/**
+ * What signing adds to one verify, free of load noise: one connection, the same worker and keys,
+ * unsigned and signed calls alternated (A B B A …) after a warm-up; medians and their difference.
+ */
+async function signedVsUnsigned(w: RunningWorker, seeded: Seeded, n: number) {
+  let i = 0
+  const send = async (signed: boolean, into: number[]) => {
+    const key = seeded.validKeys[i++ % seeded.validKeys.length]
+    const body = JSON.stringify(signed ? { key, signed: true, nonce: `lat-${i}` } : { key })
+    const t = performance.now()
+    const { res, code, tokenBytes } = await postJson(`${w.url}${VERIFY}`, body, { 'cf-connecting-ip': nextIp(100) })
+    into.push(performance.now() - t)
+    if (!res.ok || code !== 'VALID' || (signed && !tokenBytes)) throw new Error(`signed-latency: unexpected answer ${res.status} ${code}`)
+  }
+  const run = async (count: number) => {
+    const unsigned: number[] = []
+    const signed: number[] = []
+    for (let k = 0; k < count; k++) {
+      if (k % 2) { await send(false, unsigned); await send(true, signed) }
+      else { await send(true, signed); await send(false, unsigned) }
+    }
+    return { unsigned: stats(unsigned), signed: stats(signed) }
+  }
+  await run(Math.min(200, n))
+  const r = await run(n)
+  return { ...r, medianDifferenceMs: round(r.signed.medianMs - r.unsigned.medianMs, 3) }
 }
 
 function stats(times: number[]) {
@@ -203,6 +235,8 @@ async function workerPhase(envFile: string, big: { persistTo: string, seeded: Se
     const smallLoad = await runScenario(ws.url, ws.pid, { ...smallList[1]!, name: `verify (valid key), ${OPTS.smallLicenses.toLocaleString('en')} licences` })
     step(`Verify latency, one connection each, ${OPTS.latencyN} calls, the two datasets alternately…`)
     const latency = await interleavedLatency({ w, seeded }, { w: ws, seeded: small.seeded }, OPTS.latencyN)
+    step(`Signed vs unsigned verify, one connection, ${OPTS.latencyN} calls each, alternately…`)
+    const signedLatency = await signedVsUnsigned(w, seeded, OPTS.latencyN)
 
     step('Logins and system-log pages over HTTP…')
     const loginTimes: number[] = []
@@ -228,7 +262,7 @@ async function workerPhase(envFile: string, big: { persistTo: string, seeded: Se
       if (items === 0) throw new Error(`system log page "${name}" came back empty: the seed does not match the filter`)
       logHttp[name] = round(median(times), 2)
     }
-    return { results, smallLoad, latency, idleCpuMsPerS, loginMs: { median: round(median(loginTimes), 1), runs: loginTimes.map(t => round(t, 1)) }, logHttp }
+    return { results, smallLoad, latency, signedLatency, idleCpuMsPerS, loginMs: { median: round(median(loginTimes), 1), runs: loginTimes.map(t => round(t, 1)) }, logHttp }
   }
   finally {
     await Promise.all([w.stop(), ws?.stop()])
@@ -287,7 +321,7 @@ async function barePhase(file: string, secrets: Secrets, seeded: Seeded): Promis
   }
 }
 
-interface D1Count { reads: number, writes: number, calls: number, pendingReads: number, pendingWrites: number, afterReads: number, afterWrites: number, code?: string }
+interface D1Count { reads: number, writes: number, calls: number, pendingReads: number, pendingWrites: number, afterReads: number, afterWrites: number, code?: string, tokenBytes?: number }
 
 /** Counting phase: LM_COUNT_D1=1, one request at a time; after-response statements from the isolate totals. */
 async function countingPhase(persistTo: string, envFile: string, seeded: Seeded) {
@@ -306,9 +340,9 @@ async function countingPhase(persistTo: string, envFile: string, seeded: Seeded)
       const own = { reads: num(res, D1_HEADERS.reads) + num(res, D1_HEADERS.pendingReads), writes: num(res, D1_HEADERS.writes) + num(res, D1_HEADERS.pendingWrites) }
       return { reads: num(res, D1_HEADERS.isolateReads) - own.reads, writes: num(res, D1_HEADERS.isolateWrites) - own.writes }
     }
-    const once = async (send: () => Promise<{ res: Response, code?: string }>): Promise<D1Count> => {
+    const once = async (send: () => Promise<{ res: Response, code?: string, tokenBytes?: number }>): Promise<D1Count> => {
       const before = await isolateNow()
-      const { res, code } = await send()
+      const { res, code, tokenBytes } = await send()
       const c = {
         reads: num(res, D1_HEADERS.reads),
         writes: num(res, D1_HEADERS.writes),
@@ -320,7 +354,7 @@ async function countingPhase(persistTo: string, envFile: string, seeded: Seeded)
       const after = await isolateNow()
       // Sent after the response left (the isolate totals count statements when sent).
       const sentBefore = { reads: c.reads + c.pendingReads, writes: c.writes + c.pendingWrites }
-      return { ...c, afterReads: after.reads - before.reads - sentBefore.reads, afterWrites: after.writes - before.writes - sentBefore.writes, code }
+      return { ...c, afterReads: after.reads - before.reads - sentBefore.reads, afterWrites: after.writes - before.writes - sentBefore.writes, code, tokenBytes }
     }
     const [key, fp] = seeded.fingerprintKeys[0]!
     const actKey = seeded.activationKeys.at(-1)!
@@ -335,6 +369,7 @@ async function countingPhase(persistTo: string, envFile: string, seeded: Seeded)
       verifyValid: await once(post('verify', { key: seeded.validKeys[0] })),
       verifyUnknown: await once(post('verify', { key: generateKey().key })),
       verifyFingerprint: await once(post('verify', { key, fingerprint: fp })),
+      verifySigned: await once(post('verify', { key: seeded.validKeys[0], signed: true, nonce: 'bench-count' })),
       activate: await once(post('activate', { key: actKey, fingerprint: 'bench-count' })),
       deactivate: await once(post('deactivate', { key: actKey, fingerprint: 'bench-count' })),
     }
@@ -400,6 +435,7 @@ async function main() {
     const byName = (prefix: string) => bigRun.results.find(r => r.name.startsWith(prefix))!
     const trivial = byName('trivial')
     const verify = byName('verify (valid key)')
+    const signed = byName('verify (valid key), signed')
     const figures = {
       scenarios: [...bigRun.results, limiterOff, bare, bigRun.smallLoad],
       verifyOwnCpuMs: round(verify.cpuMsPerRequest - trivial.cpuMsPerRequest, 3),
@@ -407,11 +443,14 @@ async function main() {
       d1RoundTripCpuMs: round(byName('D1 round trip').cpuMsPerRequest - trivial.cpuMsPerRequest, 3),
       verifyBeyondD1CpuMs: round(verify.cpuMsPerRequest - byName('D1 round trip').cpuMsPerRequest, 3),
       bareCpuMsPerRequest: bare.cpuMsPerRequest,
+      /** Signed answers: what the EdDSA token adds to a verify (same run, same dataset), and its size. */
+      signedVerify: { extraCpuMs: round(signed.cpuMsPerRequest - verify.cpuMsPerRequest, 3), tokenBytes: d1.verifySigned.tokenBytes ?? 0, latency: bigRun.signedLatency },
       ratios: {
         verifyToTrivialThroughput: round(verify.reqPerSec / trivial.reqPerSec, 3),
         verifyToBareThroughput: round(verify.reqPerSec / bare.reqPerSec, 3),
         /** Rate limiter on (production) vs off, same dataset, same run. */
         limiterOnToOffThroughput: round(verify.reqPerSec / limiterOff.reqPerSec, 3),
+        signedToUnsignedThroughput: round(signed.reqPerSec / verify.reqPerSec, 3),
         latency1MTo1k: round(bigRun.latency.a.medianMs / bigRun.latency.b.medianMs, 3),
       },
       latency: {

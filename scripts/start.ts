@@ -52,7 +52,7 @@ async function main() {
 
   step(`Serving on http://localhost:${PORT}`)
   // A local install: webhooks may go to localhost and private addresses over plain http (docs/webhooks.md).
-  const server = spawn('npx', wranglerDevArgs({ port: PORT, persistTo: PERSIST_TO, vars: { WEBHOOKS_ALLOW_PRIVATE: 'true' } }), {
+  const server = spawn('npx', wranglerDevArgs({ port: PORT, persistTo: PERSIST_TO, vars: { WEBHOOKS_ALLOW_LOCALHOST: 'true' } }), {
     cwd: ROOT,
     env: wranglerEnv(),
     stdio: 'inherit',

@@ -1,6 +1,7 @@
 /**
- * `npm test`: everything the project checks — lint, typecheck, then unit, integration (the built
- * worker in workerd with a real local D1) and end-to-end tests (headless Chromium). E2E is required:
+ * `npm test`: everything the project checks — the SDK build, lint, typecheck, then unit, integration
+ * (the built worker in workerd with a real local D1), SDK (its built package against that worker) and
+ * end-to-end tests (headless Chromium). E2E is required:
  * a missing browser fails the run instead of skipping it.
  */
 import { spawnSync } from 'node:child_process'
@@ -33,6 +34,8 @@ if (!existsSync(CHROMIUM)) {
 const started = Date.now()
 ensureBuild(ROOT, msg => console.log(msg))
 timings.push(`build check: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+// The client SDK's package (sdk/dist, ESM + .d.ts): its tests run the built files, and typecheck reads them.
+run('sdk build', process.execPath, ['sdk/scripts/build.mjs'])
 run('lint', 'npx', ['eslint', '.'])
 run('typecheck', 'npx', ['nuxt', 'typecheck'])
 

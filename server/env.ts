@@ -13,6 +13,14 @@ export interface AppEnv {
   /** During a rotation: the previous secrets, still accepted (docs/keys.md). */
   KEY_HMAC_SECRET_PREVIOUS?: string
   KEY_ENC_SECRET_PREVIOUS?: string
+  /** Ed25519 private key signing the public API's tokens (PKCS#8 or JWK; docs/offline.md). Secret. */
+  TOKEN_SIGNING_KEY?: string
+  /** During a signing-key rotation: the previous key, still published in the JWKS. */
+  TOKEN_SIGNING_KEY_PREVIOUS?: string
+  /** Lifetime of a signed token: a duration (7d) or seconds (default 7 days; never past the licence's expiry). */
+  TOKEN_TTL?: string
+  /** The installation's public URL (tokens' `iss`, the web app's snippets); default: the origin a request came to. */
+  PUBLIC_URL?: string
   SESSION_IDLE_MINUTES?: string
   SESSION_ABSOLUTE_HOURS?: string
   /** Days the system log keeps events (default 90); older ones are pruned by the cron task. */
@@ -29,8 +37,12 @@ export interface AppEnv {
   BRUTE_FORCE_MAX_NOT_FOUND?: string
   /** … within this many seconds blocks it until the window passes (default 600). */
   BRUTE_FORCE_WINDOW_SECONDS?: string
-  /** "true" on a local install (npm start, tests): webhooks may go to localhost/private addresses over http. */
+  /** "true" on a local install (npm start, the local CLI, tests): webhooks may also go to localhost, 127.0.0.1 and [::1] (http or https). */
+  WEBHOOKS_ALLOW_LOCALHOST?: string
+  /** The name WEBHOOKS_ALLOW_LOCALHOST had before; read the same way (it no longer allows private networks). */
   WEBHOOKS_ALLOW_PRIVATE?: string
+  /** DNS-over-HTTPS resolver (JSON API) that webhook host names are checked with; "off" skips the lookup (default Cloudflare's). */
+  WEBHOOK_DNS_RESOLVER?: string
   /** Seconds between webhook attempts, comma-separated (default ≈ Standard Webhooks: 5,300,1800,7200,18000,36000×6). */
   WEBHOOK_RETRY_SCHEDULE?: string
   /** Per-attempt request timeout in seconds (default 10). */

@@ -19,8 +19,6 @@ const db = new DatabaseSync(file, { readOnly: true })
 const { sql, params } = lookupSql(false)
 // Parameters in Drizzle's order; the digest is the only one of the no-fingerprint lookup besides the limit.
 const stmt = db.prepare(sql)
-// Rows as arrays in the SELECT's order (column names such as "0" would reorder an object's keys).
-stmt.setReturnArrays(true)
 const bind = (digest: string) => params.map(p => (p === 'DIGEST' ? digest : p)) as (string | number)[]
 
 const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
@@ -46,8 +44,8 @@ const server = createServer((req, res) => {
       res.writeHead(200, headers).end('{"valid":false,"status":"inactive","code":"NOT_FOUND"}')
       return
     }
-    // Columns in lookupQuery's order: id, owner_id, status, expires_at, max_devices, metadata, used, hasDevice.
-    const [, , status, expires, max, metadata, used] = found as unknown as [string, string, string, number | null, number | null, string, number]
+    // lookupQuery's column aliases.
+    const { status, expiresAt: expires, maxDevices: max, metadata, used } = found as { status: string, expiresAt: number | null, maxDevices: number | null, metadata: string, used: number }
     const code = status === 'suspended' ? 'SUSPENDED' : expires !== null && expires <= Date.now() ? 'EXPIRED' : 'VALID'
     res.writeHead(200, headers).end(JSON.stringify({
       valid: code === 'VALID',

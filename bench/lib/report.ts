@@ -9,7 +9,8 @@ export interface Figures {
   d1RoundTripCpuMs: number
   verifyBeyondD1CpuMs: number
   bareCpuMsPerRequest: number
-  ratios: { verifyToTrivialThroughput: number, verifyToBareThroughput: number, limiterOnToOffThroughput: number, latency1MTo1k: number }
+  signedVerify: { extraCpuMs: number, tokenBytes: number, latency: { unsigned: { medianMs: number }, signed: { medianMs: number }, medianDifferenceMs: number } }
+  ratios: { verifyToTrivialThroughput: number, verifyToBareThroughput: number, limiterOnToOffThroughput: number, signedToUnsignedThroughput: number, latency1MTo1k: number }
   latency: { large: Latency, small: Latency, failures: number }
   d1StatementsPerRequest: Record<string, Counted>
   systemLogMs: { http: Record<string, number>, sql: Record<string, number>, events: number }
@@ -52,6 +53,9 @@ export function renderTable(r: Figures & { targets: Record<string, Target>, mach
     ['verify / trivial throughput', String(r.ratios.verifyToTrivialThroughput)],
     ['verify / bare floor throughput', String(r.ratios.verifyToBareThroughput)],
     ['verify limiter on / off throughput', String(r.ratios.limiterOnToOffThroughput)],
+    ['signed verify − verify, CPU', `${r.signedVerify.extraCpuMs} ms/request (EdDSA token, kh, JSON; token ${fmt(r.signedVerify.tokenBytes)} bytes)`],
+    ['signed / unsigned verify throughput', String(r.ratios.signedToUnsignedThroughput)],
+    ['signed vs unsigned, 1 connection, median', `unsigned ${r.signedVerify.latency.unsigned.medianMs} ms · signed ${r.signedVerify.latency.signed.medianMs} ms · difference ${r.signedVerify.latency.medianDifferenceMs} ms`],
     [`verify latency, 1 connection, median`, `${fmt(large.licenses)} licences ${large.medianMs} ms · ${fmt(small.licenses)} licences ${small.medianMs} ms · ratio ${r.ratios.latency1MTo1k}`],
     ...Object.entries(r.d1StatementsPerRequest).map(([k, c]): [string, string] => [`D1 statements: ${k}`, `waited for ${c.reads}R ${c.writes}W (${c.calls} calls) · in flight at response ${c.pendingReads}R ${c.pendingWrites}W · after ${c.afterReads}R ${c.afterWrites}W`]),
     ...Object.keys(r.systemLogMs.http).map((k): [string, string] => [`system log ${k} (${fmt(r.systemLogMs.events)} events)`, `HTTP ${r.systemLogMs.http[k]} ms · SQL ${r.systemLogMs.sql[k]} ms`]),

@@ -11,7 +11,7 @@ import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { decryptKey, generateKey, keyDigest } from '../../server/lib/keys'
+import { decryptKey, generateKey, keyDigest, keyHintOf } from '../../server/lib/keys'
 import { hashPassword } from '../../server/lib/passwords'
 import type { Secrets } from '../../scripts/lib/dev-vars'
 
@@ -137,7 +137,7 @@ export async function seed(file: string, secrets: Secrets, opts: SeedOptions): P
     const status = !reserved && i % 20 === 7 ? 'suspended' : 'active'
     const expiresAt = !reserved && i % 20 === 13 ? now - DAY : i % 2 ? now + 365 * DAY : null
     const maxDevices = i % 3 === 0 ? null : 3
-    insLic.run(id, ownerIds[i % ownerIds.length]!, `Bench licence ${i}`, digest(body), encrypt(body), body.slice(-5), status, expiresAt, reserved ? 3 : maxDevices,
+    insLic.run(id, ownerIds[i % ownerIds.length]!, `Bench licence ${i}`, digest(body), encrypt(body), keyHintOf(body), status, expiresAt, reserved ? 3 : maxDevices,
       metadata[i % 3]!, i % 4 === 0 ? '1y' : null, created, created)
     if (i < opts.fingerprintKeys) {
       const fp = `bench-fp-${i}`

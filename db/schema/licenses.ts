@@ -19,7 +19,7 @@ export const licenses = sqliteTable('licenses', {
   label: text('label').notNull().default(''),
   keyDigest: text('key_digest').notNull(),
   keyCiphertext: text('key_ciphertext').notNull(),
-  /** Last 5 characters of the key, for a masked display without decrypting (LM-•••••-…-4Q9XH). */
+  /** Last 3 symbols of the key (2 random + the check symbol), for a masked display without decrypting (LM-•••••-…-••9XH): server/lib/keys.ts. */
   keyHint: text('key_hint').notNull(),
   status: text('status', { enum: LICENSE_STATUSES }).notNull().default('active'),
   /** null = perpetual. */

@@ -1,10 +1,17 @@
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Worker secrets the app needs; each is generated locally on first start (production: wrangler secret put). */
-export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET'] as const
+export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY'] as const
 export type Secrets = Record<(typeof SECRET_NAMES)[number], string>
+
+/** A fresh Ed25519 private key for signed answers: PKCS#8 DER, base64 on one line (docs/offline.md). */
+export function generateSigningKey(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')
+}
+
+const generate = (name: (typeof SECRET_NAMES)[number]) => (name === 'TOKEN_SIGNING_KEY' ? generateSigningKey() : randomBytes(32).toString('base64url'))
 
 /** Create .dev.vars with fresh random secrets, or add the ones a newer version needs. Never overwrites. */
 export function ensureDevVars(root: string): { created: boolean, added: string[] } {
@@ -21,19 +28,41 @@ export function ensureSecretsFile(path: string): { created: boolean, added: stri
   const present = new Set(current.split('\n').map(l => l.split('=')[0]?.trim()).filter(Boolean))
   const added = SECRET_NAMES.filter(name => !present.has(name))
   if (added.length) {
-    const lines = added.map(name => `${name}=${randomBytes(32).toString('base64url')}`)
+    const lines = added.map(name => `${name}=${generate(name)}`)
     writeFileSync(path, `${current.replace(/\n?$/, '\n')}${lines.join('\n')}\n`, { mode: 0o600 })
   }
   return { created: !existed, added }
 }
 
-/** The secrets in a .dev.vars-style file (simple NAME=value lines; the generated values need no quoting). */
-export function readSecretsFile(path: string): Secrets {
+/** The NAME=value pairs of a .dev.vars-style file (simple lines; surrounding quotes removed). */
+export function readDotenv(path: string): Map<string, string> {
   const values = new Map<string, string>()
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
     if (m) values.set(m[1]!, m[2]!.replace(/^(['"])(.*)\1$/, '$2'))
   }
+  return values
+}
+
+/** Set NAME=value lines of a .dev.vars-style file (null removes one), keeping every other line. */
+export function setDotenvValues(path: string, changes: Record<string, string | null>) {
+  const written = new Set<string>()
+  const lines = readFileSync(path, 'utf8').replace(/\n$/, '').split('\n').flatMap((line) => {
+    const name = /^\s*([A-Z_][A-Z0-9_]*)\s*=/.exec(line)?.[1]
+    if (!name || !Object.hasOwn(changes, name)) return [line]
+    // The first line of a name takes the new value; later duplicates (dotenv: last wins) go.
+    const value = changes[name]
+    if (written.has(name) || value === null || value === undefined) return []
+    written.add(name)
+    return [`${name}=${value}`]
+  })
+  for (const [name, value] of Object.entries(changes)) if (value !== null && !written.has(name)) lines.push(`${name}=${value}`)
+  writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 })
+}
+
+/** The secrets in a .dev.vars-style file (simple NAME=value lines; the generated values need no quoting). */
+export function readSecretsFile(path: string): Secrets {
+  const values = readDotenv(path)
   const out = {} as Secrets
   for (const name of SECRET_NAMES) {
     const v = values.get(name)

@@ -40,6 +40,17 @@ export function generateKey(): { key: string, body: string } {
   return { key: formatKey(full), body: full }
 }
 
+/**
+ * The stored hint (the masked display `LM-•••••-…-••9XH` without decrypting): the last 3 symbols —
+ * 2 random ones and the check symbol. A database copy then leaves 27 unknown random symbols, whose
+ * check symbol is known: 27 × 5 − 5 = 130 bits, above the 128-bit floor.
+ */
+export const KEY_HINT_LENGTH = 3
+export const keyHintOf = (body: string) => body.slice(-KEY_HINT_LENGTH)
+export const maskedKeyOf = (hint: string) => `${KEY_PREFIX}-•••••-•••••-•••••-•••••-•••••-${hint.padStart(5, '•')}`
+/** Secret bits a database copy leaves of a key: the random symbols not in the hint, less what the known check symbol gives away. */
+export const SECRET_BITS_BEYOND_HINT = (BODY_RANDOM - (KEY_HINT_LENGTH - 1)) * 5 - 5
+
 const VALID_BODY = /^[0-9A-HJKMNP-TV-Z]{30}$/
 
 /**

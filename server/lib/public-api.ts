@@ -51,14 +51,17 @@ export function isJsonContentType(value: string | null): boolean {
 }
 
 /** `product`: the slug of the product the calling application is (PRODUCT_MISMATCH when the licence is not for it). */
-export interface Fields { key: string, fingerprint?: string, name?: string, product?: string }
+export interface Fields { key: string, fingerprint?: string, name?: string, product?: string, nonce?: string, signed?: boolean }
+type StringField = 'key' | 'fingerprint' | 'name' | 'product' | 'nonce'
 
-const FIELD_RULES: Record<Route, { required: (keyof Fields)[], optional: (keyof Fields)[] }> = {
-  verify: { required: ['key'], optional: ['fingerprint', 'product'] },
-  activate: { required: ['key', 'fingerprint'], optional: ['name', 'product'] },
-  deactivate: { required: ['key', 'fingerprint'], optional: ['product'] },
+const FIELD_RULES: Record<Route, { required: StringField[], optional: StringField[] }> = {
+  verify: { required: ['key'], optional: ['fingerprint'] },
+  activate: { required: ['key', 'fingerprint'], optional: ['name'] },
+  deactivate: { required: ['key', 'fingerprint'], optional: [] },
 }
-const MAX_LENGTH: Record<keyof Fields, number> = { key: 256, fingerprint: 256, name: 128, product: 256 }
+/** Optional on every route: the caller's product, a nonce to echo, and `signed` for a signed token (docs/offline.md). */
+const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']
+const MAX_LENGTH: Record<StringField, number> = { key: 256, fingerprint: 256, name: 128, product: 256, nonce: 128 }
 
 /** Parse and check a body for a route: an object whose fields are non-empty strings within limits. */
 export function parseBody(route: Route, text: string): Fields {
@@ -73,7 +76,7 @@ export function parseBody(route: Route, text: string): Fields {
   const obj = data as Record<string, unknown>
   const out: Partial<Fields> = {}
   const rules = FIELD_RULES[route]
-  for (const field of [...rules.required, ...rules.optional]) {
+  for (const field of [...rules.required, ...rules.optional, ...COMMON_OPTIONAL]) {
     // Own properties only: "__proto__" and friends are never read through the prototype chain.
     const value = Object.prototype.hasOwnProperty.call(obj, field) ? obj[field] : undefined
     if (value === undefined) {
@@ -84,6 +87,11 @@ export function parseBody(route: Route, text: string): Fields {
     if (value.length === 0) throw new ApiError('BAD_REQUEST', `"${field}" must not be empty`)
     if (value.length > MAX_LENGTH[field]) throw new ApiError('BAD_REQUEST', `"${field}" must be at most ${MAX_LENGTH[field]} characters`)
     out[field] = value
+  }
+  const signed = Object.prototype.hasOwnProperty.call(obj, 'signed') ? obj.signed : undefined
+  if (signed !== undefined) {
+    if (typeof signed !== 'boolean') throw new ApiError('BAD_REQUEST', '"signed" must be true or false')
+    out.signed = signed
   }
   return out as Fields
 }

@@ -1,13 +1,17 @@
 import type { DurableObjectNamespace } from '@cloudflare/workers-types'
 import { createDB } from '../../db/client'
+import { EVENTS_LOST } from '../../db/schema/counters'
 import type { RateLimiter } from '../durable/rate-limiter'
 import type { AppEnv } from '../env'
 import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, MAX_BODY_BYTES, parseBody, ROUTES, type Route } from '../lib/public-api'
 import { countingD1, d1CountHeaders, d1CountingOn } from '../lib/d1-count'
+import { d1FaultsOn, faultyD1 } from '../lib/d1-faults'
+import { ipLimitKey } from '../lib/ip'
 import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
 import { createServiceContext, logBackgroundError } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
+import { JWKS_API_PATH, jwksResponse } from './jwks'
 
 /**
  * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate}.
@@ -20,6 +24,8 @@ export function isPublicApiPath(pathname: string): boolean {
 }
 
 const ROUTE_RE = /^\/api\/v1\/licenses\/([a-z]+)\/?$/
+/** scheme://host[:port] of a request URL (the tokens' `iss` when PUBLIC_URL is unset). */
+const originOf = (url: string) => /^[a-z]+:\/\/[^/?#]+/i.exec(url)?.[0]
 
 /** Read at most MAX_BODY_BYTES of a body; more is 413 (also when Content-Length lies or is absent). */
 async function readBody(request: Request): Promise<string> {
@@ -59,6 +65,8 @@ function dbFor(binding: AppEnv['DB']) {
 }
 
 export async function handlePublicApi(request: Request, env: AppEnv, waitUntil: (p: Promise<unknown>) => void, pathname = new URL(request.url).pathname): Promise<Response> {
+  // Test-only D1 fault injection (server/lib/d1-faults.ts): off unless LM_FAULTS=1.
+  if (d1FaultsOn(env)) env = { ...env, DB: faultyD1(env.DB) }
   // The benchmark's D1 statement counting (server/lib/d1-count.ts): off unless LM_COUNT_D1=1.
   if (d1CountingOn(env)) {
     const counter = countingD1(env.DB)
@@ -70,32 +78,37 @@ export async function handlePublicApi(request: Request, env: AppEnv, waitUntil: 
 }
 
 const HEALTH = JSON.stringify({ ok: true })
-const HEALTH_DEEP = JSON.stringify({ ok: true, database: 'ok' })
+/** Readiness in one D1 statement: is the database reachable, and how many audit events were lost (server/services/events.ts). */
+const HEALTH_SQL = `select coalesce((select value from system_counters where name = '${EVENTS_LOST}'), 0) as events_lost`
 
 async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unknown>) => void, pathname: string): Promise<Response> {
   let limiter: RequestLimiter | null = null
   try {
     // Liveness for uptime checks (and the benchmark's floor: the cheapest answer this Worker gives).
-    // `?deep=1` also runs one trivial D1 statement (readiness: is the database reachable?).
+    // `?deep=1` also runs one D1 statement (readiness: is the database reachable?) that reads the
+    // count of audit events lost after every retry — an operator's alarm (docs/system-log.md).
     if (pathname === '/api/v1/health' && (request.method === 'GET' || request.method === 'HEAD')) {
       let body = HEALTH
       if (request.url.endsWith('?deep=1')) {
+        let lost: number
         try {
-          await env.DB.prepare('select 1').raw()
-          body = HEALTH_DEEP
+          lost = Number((await env.DB.prepare(HEALTH_SQL).first<{ events_lost: number }>())?.events_lost ?? 0)
         }
         catch {
           throw new ApiError('UNAVAILABLE', 'The database is not reachable')
         }
+        body = JSON.stringify({ ok: true, database: 'ok', eventsLost: lost })
       }
       return new Response(request.method === 'HEAD' ? null : body, { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...CORS_HEADERS } })
     }
+    if (pathname === JWKS_API_PATH) return await jwksResponse(request, env)
     const match = ROUTE_RE.exec(pathname)
     const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
     if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
 
-    const ip = clientIpOf(request.headers)
+    // The brute-force guard's key: the IPv6 /64 or IPv4 address; no readable IP shares one bucket.
+    const ip = ipLimitKey(clientIpOf(request.headers))
     const ns = env.RATE_LIMITER as DurableObjectNamespace<RateLimiter> | undefined
     if (ns && env.RATE_LIMITS !== 'off') {
       limiter = new RequestLimiter(ns, rateLimitSettings(env), ip, waitUntil)
@@ -118,13 +131,15 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
       actor: { type: 'api', id: null },
       audit: auditInfoOf(request.headers, (request as { cf?: unknown }).cf),
       waitUntil: p => waitUntil(p.catch(logBackgroundError)),
+      origin: originOf(request.url),
     })
     const lim = limiter ?? undefined
     let body: unknown
+    const answer = { nonce: fields.nonce, signed: fields.signed }
     switch (route) {
-      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint, product: fields.product }, lim); break
-      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name, product: fields.product }, lim); break
-      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, product: fields.product }, lim); break
+      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint, product: fields.product, ...answer }, lim); break
+      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name, product: fields.product, ...answer }, lim); break
+      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, product: fields.product, ...answer }, lim); break
     }
     return json(200, body, limiter?.state ? rateLimitHeaders(limiter.state) : {})
   }

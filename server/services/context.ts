@@ -21,6 +21,8 @@ export interface ServiceContext {
   /** Run work after the response (Workers waitUntil); the CLI awaits it instead. */
   waitUntil: (promise: Promise<unknown>) => void
   now?: () => Date
+  /** The origin the request came to (e.g. https://licenses.example.com): public URLs when PUBLIC_URL is unset. */
+  origin?: string
   /**
    * When a change's webhooks get their first attempt: right after the commit through waitUntil
    * (Worker requests; the default), or by the next cron run (CLI, seeding, the cron itself).

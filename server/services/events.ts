@@ -1,6 +1,7 @@
-import { sql } from 'drizzle-orm'
+import { eq, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import { events, type NewEvent } from '../../db/schema'
+import { events, EVENTS_LOST, systemCounters, type NewEvent } from '../../db/schema'
+import { insertRowWhere } from '../lib/insert-where'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 
@@ -50,23 +51,26 @@ export function recordEvent(ctx: ServiceContext, input: EventInput) {
 }
 
 /**
- * An event insert that only happens if the statement just before it in the same batch changed a row
- * (SQLite `changes()`): a conditional update that matched nothing leaves no audit trail of a change
- * that did not happen. D1 runs a batch's statements in order in one transaction.
+ * An event written only if `condition` holds when its statement runs. Put it BEFORE the change it
+ * announces, with the change's own WHERE clause as the condition: a batch is one transaction, so
+ * both statements see the same rows and the event exists exactly when the change happens. Follow-up
+ * statements (webhook outbox rows) that must only exist with this event test `eventWritten(id)`.
  */
-export function recordEventIfChanged(ctx: ServiceContext, input: EventInput) {
-  const r = eventRow(ctx, input)
-  // Values in the table's column order (drizzle's insert…select requires it).
-  return ctx.db.insert(events).select(sql`select ${r.id}, ${(r.createdAt as Date).getTime()}, ${r.type}, ${r.actorType}, ${r.actorId ?? null},
-    ${r.subjectType ?? null}, ${r.subjectId ?? null}, ${r.ownerId ?? null}, ${r.ip ?? null}, ${r.userAgent ?? null}, ${r.country ?? null},
-    ${r.outcome}, ${r.detail ? JSON.stringify(r.detail) : null} where changes() > 0`)
+export function recordEventWhere(ctx: ServiceContext, input: EventInput, condition: SQL) {
+  const row = eventRow(ctx, input)
+  return { id: row.id, insert: insertRowWhere(ctx.db, events, row, condition) }
 }
+
+/** SQL: the event `id` was written (earlier in the same batch). */
+export const eventWritten = (id: string) => sql`exists(select 1 from events ev where ev.id = ${id})`
 
 /** How long API-call events wait to be written together (one D1 batch per interval per isolate). */
 export const EVENT_FLUSH_MS = 100
 const FLUSH_AT = 200
 /** D1 binds at most 100 parameters per statement: 7 events × 13 columns. */
 const ROWS_PER_INSERT = 7
+/** Waits before the 2nd and 3rd try of a failed write; the 3rd writes each row on its own. */
+export const EVENT_RETRY_MS = [200, 1000] as const
 
 /** A statement to write in the same batch as an event, and what to do with its result after the commit. */
 export interface WithEvent {
@@ -75,6 +79,8 @@ export interface WithEvent {
 }
 let queuedRows: NewEvent[] = []
 let queuedExtra: WithEvent[] = []
+/** Events this isolate lost and has not yet managed to add to the events_lost counter. */
+let lossesToRecord = 0
 
 /**
  * An event for the public API's hot path: written after the response and batched with the other
@@ -88,6 +94,22 @@ export function recordEventSoon(ctx: ServiceContext, input: EventInput, extra?: 
   else if (queuedRows.length >= FLUSH_AT) ctx.waitUntil(flushEvents(ctx))
 }
 
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : 'unknown error')
+
+/** The events_lost counter raised by `n` (an upsert; for a batch). */
+function lossCounterUpsert(ctx: ServiceContext, n: number) {
+  const now = nowOf(ctx)
+  return ctx.db.insert(systemCounters).values({ name: EVENTS_LOST, value: n, updatedAt: now })
+    .onConflictDoUpdate({ target: systemCounters.name, set: { value: sql`${systemCounters.value} + ${n}`, updatedAt: now } })
+}
+
+/**
+ * Write the queued events (and the statements that go with them). A failed batch is tried again
+ * after EVENT_RETRY_MS; the last try writes each statement on its own, so one bad row cannot take
+ * the others with it. What is still not written is lost: counted in `events_lost` (with the next
+ * write that succeeds, if D1 refuses this one too) and logged, never silently dropped.
+ */
 async function flushEvents(ctx: ServiceContext) {
   const rows = queuedRows
   const extra = queuedExtra
@@ -98,6 +120,54 @@ async function flushEvents(ctx: ServiceContext) {
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) statements.push(ctx.db.insert(events).values(rows.slice(i, i + ROWS_PER_INSERT)))
   const first = statements.length
   statements.push(...extra.map(e => e.statement))
-  const results = await ctx.db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
-  extra.forEach((e, i) => e.after?.(ctx, results[first + i]))
+  const carried = lossesToRecord
+  if (carried) statements.push(lossCounterUpsert(ctx, carried))
+  let lastError: unknown
+  // Two tries as one batch, EVENT_RETRY_MS[0] apart; then, EVENT_RETRY_MS[1] later, row by row.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const results = await ctx.db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+      lossesToRecord -= carried
+      extra.forEach((e, i) => e.after?.(ctx, results[first + i]))
+      return
+    }
+    catch (error) {
+      lastError = error
+    }
+    await sleep(EVENT_RETRY_MS[attempt]!)
+    if (attempt + 1 === EVENT_RETRY_MS.length) break
+  }
+  // The last try: every row and statement on its own, so whatever can be written is.
+  type Runnable = { run: () => Promise<unknown>, all: () => Promise<unknown> }
+  const outcomes = await Promise.allSettled([
+    ...rows.map(r => ctx.db.insert(events).values(r).run()),
+    // .all(): an outbox insert's RETURNING rows, as the batch would give them.
+    ...extra.map(e => (e.statement as unknown as Runnable).all()),
+  ])
+  let lost = 0
+  outcomes.forEach((o, i) => {
+    if (o.status === 'rejected') {
+      lastError = o.reason
+      if (i < rows.length) lost++
+    }
+    else if (i >= rows.length) extra[i - rows.length]!.after?.(ctx, o.value)
+  })
+  if (lost) await countLostEvents(ctx, lost, lastError)
+}
+
+/** Add `n` lost events to the counter now; if D1 refuses that too, the next flush carries them. */
+async function countLostEvents(ctx: ServiceContext, n: number, cause: unknown) {
+  console.error(`events lost: ${n} audit event(s) could not be written after ${EVENT_RETRY_MS.length + 1} tries: ${messageOf(cause)}`)
+  try {
+    await lossCounterUpsert(ctx, n).run()
+  }
+  catch {
+    lossesToRecord += n
+  }
+}
+
+/** The events_lost counter (health ?deep=1, the admin Overview). */
+export async function lostEventCount(ctx: ServiceContext): Promise<{ eventsLost: number, updatedAt: Date | null }> {
+  const [row] = await ctx.db.select().from(systemCounters).where(eq(systemCounters.name, EVENTS_LOST)).limit(1)
+  return { eventsLost: row?.value ?? 0, updatedAt: row?.updatedAt ?? null }
 }

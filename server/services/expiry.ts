@@ -1,16 +1,17 @@
-import { and, asc, eq, gt, isNotNull, lte, sql } from 'drizzle-orm'
-import { licenses } from '../../db/schema'
+import { and, asc, eq, exists, gt, isNotNull, lte, sql, type SQL } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
+import { licenses, type License } from '../../db/schema'
 import type { AppEnv } from '../env'
 import { nowOf, type ServiceContext } from './context'
-import { recordEventIfChanged } from './events'
+import { recordEventWhere } from './events'
 import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
 /**
  * The scheduled side of time-based licensing (SPEC: Time-based licensing). Each run announces
  * `license.expiring` once per licence EXPIRY_NOTICE_DAYS before its expiry and `license.expired`
  * once when it has passed. Exactly once: a licence's marker (the expiresAt value the notice was
- * for) is set by a conditional UPDATE, and the event and outbox rows only follow if that UPDATE
- * changed the row — all in one batch, so two overlapping runs cannot both announce. Renewing or
+ * for) is set by a conditional UPDATE, the event is written on that UPDATE's own condition and the
+ * outbox rows only with that event — all in one batch, so two overlapping runs cannot both announce. Renewing or
  * editing the expiry changes expiresAt, which re-arms both notices.
  */
 const DAY = 86_400_000
@@ -35,30 +36,31 @@ export async function announceExpiries(ctx: ServiceContext) {
     ctx.db.select({ id: licenses.id, ownerId: licenses.ownerId, expiresAt: licenses.expiresAt }).from(licenses)
       .where(and(expiringDue, gt(licenses.expiresAt, now), lte(licenses.expiresAt, horizon))).orderBy(asc(licenses.expiresAt)).limit(PER_RUN),
   ])
-  const statements = []
+  // Per licence: the event (on the marker update's own condition), the marker update, the outbox rows
+  // (only with that event). The outbox statements' places are kept to read their new message ids.
+  const statements: BatchItem<'sqlite'>[] = []
+  const outboxAt: number[] = []
+  const announce = (l: { id: string, ownerId: string }, type: 'license.expired' | 'license.expiring', due: SQL, marker: Partial<License>, detail: Record<string, unknown>) => {
+    const target = and(eq(licenses.id, l.id), due)
+    const event = recordEventWhere(ctx, { type, outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail },
+      exists(ctx.db.select({ one: sql`1` }).from(licenses).where(target)))
+    statements.push(event.insert, ctx.db.update(licenses).set(marker).where(target))
+    outboxAt.push(statements.push(outboxInsert(ctx, { type, licenseId: l.id, onlyWithEvent: event.id })) - 1)
+  }
   for (const l of expired) {
     const at = l.expiresAt!
-    statements.push(
-      // An expired licence needs no "expiring" notice any more either.
-      ctx.db.update(licenses).set({ expiredNotifiedFor: at, expiringNotifiedFor: at })
-        .where(and(eq(licenses.id, l.id), eq(licenses.expiresAt, at), sql`${licenses.expiredNotifiedFor} is not ${at.getTime()}`)),
-      recordEventIfChanged(ctx, { type: 'license.expired', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { expiresAt: at.toISOString() } }),
-      outboxInsert(ctx, { type: 'license.expired', licenseId: l.id, onlyIfChanged: true }),
-    )
+    // An expired licence needs no "expiring" notice any more either.
+    announce(l, 'license.expired', and(eq(licenses.expiresAt, at), sql`${licenses.expiredNotifiedFor} is not ${at.getTime()}`)!,
+      { expiredNotifiedFor: at, expiringNotifiedFor: at }, { expiresAt: at.toISOString() })
   }
   for (const l of expiring) {
     const at = l.expiresAt!
-    statements.push(
-      ctx.db.update(licenses).set({ expiringNotifiedFor: at })
-        .where(and(eq(licenses.id, l.id), eq(licenses.expiresAt, at), sql`${licenses.expiringNotifiedFor} is not ${at.getTime()}`)),
-      recordEventIfChanged(ctx, { type: 'license.expiring', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { expiresAt: at.toISOString(), daysLeft: Math.ceil((at.getTime() - now.getTime()) / DAY) } }),
-      outboxInsert(ctx, { type: 'license.expiring', licenseId: l.id, onlyIfChanged: true }),
-    )
+    announce(l, 'license.expiring', and(eq(licenses.expiresAt, at), sql`${licenses.expiringNotifiedFor} is not ${at.getTime()}`)!,
+      { expiringNotifiedFor: at }, { expiresAt: at.toISOString(), daysLeft: Math.ceil((at.getTime() - now.getTime()) / DAY) })
   }
   if (!statements.length) return { expired: 0, expiring: 0 }
-  const results = await ctx.db.batch(statements as [typeof statements[number], ...typeof statements]) as unknown[]
-  // Every third result is an outbox insert's returned ids.
-  const outbox = results.filter((_, i) => i % 3 === 2).flat() as { id: string }[]
+  const results = await ctx.db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+  const outbox = outboxAt.flatMap(i => results[i] as { id: string }[])
   deliverAfterCommit(ctx, outbox)
   return { expired: expired.length, expiring: expiring.length, messages: outbox.length }
 }

@@ -1,17 +1,18 @@
-import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, exists, getTableColumns, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
 import { devices, events, licenses, products, users, type License } from '../../db/schema'
 import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
 import { isProductId } from '../../shared/schemas/common'
 import { addDuration, parseDuration } from '../lib/duration'
-import { decryptKey, encryptKey, generateKey, keyDigest, normalizeKey } from '../lib/keys'
+import { decryptKey, encryptKey, generateKey, keyDigest, keyHintOf, maskedKeyOf, normalizeKey } from '../lib/keys'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
 import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
-import { recordEvent, recordEventIfChanged } from './events'
+import { recordEvent, recordEventWhere } from './events'
 import { findOwnersProduct } from './products'
+import { redactForOwner } from './system-log'
 import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
 /** Whose licences a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
@@ -37,7 +38,7 @@ export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail
     productId: l.productId,
     product: l.productId && extra.product?.id === l.productId ? extra.product : null,
     label: l.label,
-    maskedKey: `LM-•••••-•••••-•••••-•••••-•••••-${l.keyHint}`,
+    maskedKey: maskedKeyOf(l.keyHint),
     status: l.status,
     /** What people see: suspended wins over expired, as in the public API. */
     displayStatus: l.status === 'suspended' ? 'suspended' as const : expired ? 'expired' as const : 'active' as const,
@@ -101,7 +102,7 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
     label: input.label,
     keyDigest: await keyDigest(ctx.env.KEY_HMAC_SECRET, body),
     keyCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, body),
-    keyHint: body.slice(-5),
+    keyHint: keyHintOf(body),
     status: 'active' as const,
     expiresAt: expiryUnset && defaults.expiresIn ? addDuration(now, parseDuration(defaults.expiresIn)!) : expiryFrom(now, input),
     maxDevices: input.maxDevices === undefined ? defaults.maxDevices ?? null : input.maxDevices,
@@ -199,13 +200,15 @@ export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: s
   if (!row) throw notFound('Licence')
   const [deviceRows, eventRows] = await ctx.db.batch([
     ctx.db.select().from(devices).where(eq(devices.licenseId, id)).orderBy(desc(devices.lastSeenAt)).limit(500),
-    ctx.db.select({ id: events.id, createdAt: events.createdAt, type: events.type, outcome: events.outcome, ip: events.ip, actorType: events.actorType, detail: events.detail })
+    ctx.db.select({ id: events.id, createdAt: events.createdAt, type: events.type, outcome: events.outcome, ip: events.ip, actorType: events.actorType, actorId: events.actorId, detail: events.detail })
       .from(events).where(eq(events.subjectId, id)).orderBy(desc(events.createdAt)).limit(50),
   ])
+  // Its owner sees what an administrator did as "an administrator", without their IP or id.
+  const shown = eventRows.map(e => ('ownerId' in scope ? redactForOwner(e, scope.ownerId) : { ...e, actorLabel: e.actorType }))
   return {
     ...licenseView(row.license, { devicesUsed: row.devicesUsed, ownerEmail: row.ownerEmail, product: refOf(row.product) }, now),
     devices: deviceRows.map(d => ({ id: d.id, fingerprint: d.fingerprint, name: d.name, ip: d.ip, firstSeenAt: d.firstSeenAt, lastSeenAt: d.lastSeenAt })),
-    events: eventRows,
+    events: shown.map(({ actorId: _, ...e }) => e),
   }
 }
 
@@ -240,29 +243,51 @@ export async function findLicenseByKey(ctx: ServiceContext, scope: LicenseScope,
 
 type MutationEvent = 'license.updated' | 'license.suspended' | 'license.reinstated' | 'license.renewed'
 
-/** Apply a change with its audit event and webhook outbox rows in one batch; a licence outside the scope is NOT_FOUND. */
+/** SQL: at least one of `changes` differs from the row (`IS NOT`: null-safe), i.e. writing them changes something. */
+function differs(changes: Partial<License>): SQL | undefined {
+  const columns = getTableColumns(licenses)
+  return or(...Object.entries(changes).map(([k, v]) => {
+    const column = columns[k as keyof typeof columns]
+    return sql`${column} is not ${sql.param(v ?? null, column)}`
+  }))
+}
+
+/**
+ * Apply a change with its audit event and webhook outbox rows in one batch; a licence outside the
+ * scope is NOT_FOUND. A change that changes nothing (suspending a suspended licence, saving the same
+ * values) writes nothing: no event, no webhook. The event is written first, on the same condition
+ * as the update (`target`), and the outbox rows only with that event.
+ */
 async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, changes: Partial<License>, eventType: MutationEvent, detail?: Record<string, unknown>) {
   const before = await findInScope(ctx, scope, id)
   const now = nowOf(ctx)
+  const viewOf = async (l: License) => {
+    const [[count], [product]] = await ctx.db.batch([
+      ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(eq(devices.licenseId, id)),
+      ctx.db.select(productRef).from(products).where(eq(products.id, l.productId ?? '')).limit(1),
+    ])
+    return licenseView(l, { devicesUsed: count?.n ?? 0, product: product ?? null }, now)
+  }
+  if (Object.keys(changes).length === 0) return await viewOf(before)
+  const target = and(inScope(scope, id), differs(changes))
+  const event = recordEventWhere(ctx, licenseEvent(eventType, before, detail), exists(ctx.db.select({ one: sql`1` }).from(licenses).where(target)))
   let updated: License[], outbox: { id: string }[]
   try {
-    [updated, , outbox] = await ctx.db.batch([
-      ctx.db.update(licenses).set({ ...changes, updatedAt: now }).where(inScope(scope, id)).returning(),
-      recordEventIfChanged(ctx, licenseEvent(eventType, before, detail)),
-      outboxInsert(ctx, { type: eventType, licenseId: id, data: detail, onlyIfChanged: true }),
+    [, updated, outbox] = await ctx.db.batch([
+      event.insert,
+      ctx.db.update(licenses).set({ ...changes, updatedAt: now }).where(target).returning(),
+      outboxInsert(ctx, { type: eventType, licenseId: id, data: detail, onlyWithEvent: event.id }),
     ])
   }
   catch (error) {
+    // The unique index decides a race for the same externalId: nothing of the batch is written.
     if (isExternalIdViolation(error)) throw externalIdTaken()
     throw error
   }
-  if (!updated[0]) throw notFound('Licence')
+  // Nothing to change (already so), or gone meanwhile (NOT_FOUND).
+  if (!updated[0]) return await viewOf(await findInScope(ctx, scope, id))
   deliverAfterCommit(ctx, outbox)
-  const [[count], [product]] = await ctx.db.batch([
-    ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(eq(devices.licenseId, id)),
-    ctx.db.select(productRef).from(products).where(eq(products.id, updated[0].productId ?? '')).limit(1),
-  ])
-  return licenseView(updated[0], { devicesUsed: count?.n ?? 0, product: product ?? null }, now)
+  return await viewOf(updated[0])
 }
 
 const CUSTOMER_FIELDS = new Set(['customerEmail', 'customerName', 'externalId'])
@@ -323,11 +348,13 @@ export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, inp
 
 export async function deleteLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
   const l = await findInScope(ctx, scope, id)
-  // The outbox rows first: they read the licence, which is gone after the delete (same transaction).
-  const [outbox, deleted] = await ctx.db.batch([
-    outboxInsert(ctx, { type: 'license.deleted', licenseId: id }),
+  // The event on the delete's own condition, then the outbox rows (they read the licence, which is
+  // gone after the delete: same transaction), then the delete.
+  const event = recordEventWhere(ctx, licenseEvent('license.deleted', l, { label: l.label }), exists(ctx.db.select({ one: sql`1` }).from(licenses).where(inScope(scope, id))))
+  const [, outbox, deleted] = await ctx.db.batch([
+    event.insert,
+    outboxInsert(ctx, { type: 'license.deleted', licenseId: id, onlyWithEvent: event.id }),
     ctx.db.delete(licenses).where(inScope(scope, id)).returning({ id: licenses.id }),
-    recordEventIfChanged(ctx, licenseEvent('license.deleted', l, { label: l.label })),
   ])
   if (!deleted[0]) throw notFound('Licence')
   deliverAfterCommit(ctx, outbox)
@@ -340,11 +367,14 @@ export async function freeDevice(ctx: ServiceContext, scope: LicenseScope, licen
   const [device] = await ctx.db.select({ fingerprint: devices.fingerprint, name: devices.name }).from(devices)
     .where(and(eq(devices.id, deviceId), eq(devices.licenseId, l.id))).limit(1)
   if (!device) throw notFound('Device')
-  const [deleted, , outbox] = await ctx.db.batch([
-    ctx.db.delete(devices).where(and(eq(devices.id, deviceId), eq(devices.licenseId, l.id))).returning({ fingerprint: devices.fingerprint }),
-    recordEventIfChanged(ctx, { type: 'device.freed', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId } }),
+  const seat = and(eq(devices.id, deviceId), eq(devices.licenseId, l.id))
+  const event = recordEventWhere(ctx, { type: 'device.freed', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId } },
+    exists(ctx.db.select({ one: sql`1` }).from(devices).where(seat)))
+  const [, deleted, outbox] = await ctx.db.batch([
+    event.insert,
+    ctx.db.delete(devices).where(seat).returning({ fingerprint: devices.fingerprint }),
     // For webhook receivers a device freed by its owner is a deactivation too.
-    outboxInsert(ctx, { type: 'device.deactivated', licenseId: l.id, data: { device: { id: deviceId, ...device }, freedBy: 'owner' }, onlyIfChanged: true }),
+    outboxInsert(ctx, { type: 'device.deactivated', licenseId: l.id, data: { device: { id: deviceId, ...device }, freedBy: 'owner' }, onlyWithEvent: event.id }),
   ])
   if (!deleted[0]) throw notFound('Device')
   deliverAfterCommit(ctx, outbox)

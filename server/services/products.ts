@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, exists, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
 import { licenses, products, users, type Product } from '../../db/schema'
 import { isProductId, type createProductSchema, type listProductsSchema, type updateProductSchema } from '../../shared/schemas/products'
@@ -7,7 +7,7 @@ import { newId } from '../lib/random'
 import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
-import { recordEvent, recordEventIfChanged } from './events'
+import { recordEvent, recordEventWhere } from './events'
 
 /**
  * Products (docs/products.md): a seller's apps or editions. A licence belongs to at most one product
@@ -132,14 +132,17 @@ export async function updateProduct(ctx: ServiceContext, scope: OwnerScope, inpu
   if (input.defaults !== undefined && JSON.stringify(input.defaults) !== JSON.stringify(before.defaults)) changes.defaults = input.defaults
   if (Object.keys(changes).length === 0) return productView(before, { licenseCount: n, ownerEmail })
   const now = nowOf(ctx)
+  const target = inScope(scope, input.id)
+  // The event first, on the update's own condition (one transaction): no event without the change.
+  const event = recordEventWhere(ctx, productEvent('product.updated', before, {
+    changed: Object.keys(changes),
+    ...(changes.slug ? { slug: changes.slug, previousSlug: before.slug } : {}),
+  }), exists(ctx.db.select({ one: sql`1` }).from(products).where(target)))
   let updated: Product[]
   try {
-    [updated] = await ctx.db.batch([
-      ctx.db.update(products).set({ ...changes, updatedAt: now }).where(inScope(scope, input.id)).returning(),
-      recordEventIfChanged(ctx, productEvent('product.updated', before, {
-        changed: Object.keys(changes),
-        ...(changes.slug ? { slug: changes.slug, previousSlug: before.slug } : {}),
-      })),
+    [, updated] = await ctx.db.batch([
+      event.insert,
+      ctx.db.update(products).set({ ...changes, updatedAt: now }).where(target).returning(),
     ])
   }
   catch (error) {
@@ -153,9 +156,12 @@ export async function updateProduct(ctx: ServiceContext, scope: OwnerScope, inpu
 /** Delete a product no licence uses (checked in the DELETE itself, so a licence created meanwhile keeps it). */
 export async function deleteProduct(ctx: ServiceContext, scope: OwnerScope, id: string) {
   const { product: p } = await findInScope(ctx, scope, id)
-  const [deleted] = await ctx.db.batch([
-    ctx.db.delete(products).where(and(inScope(scope, id), sql`not exists (select 1 from licenses l where l.product_id = ${id})`)).returning({ id: products.id }),
-    recordEventIfChanged(ctx, productEvent('product.deleted', p, { name: p.name, slug: p.slug })),
+  const target = and(inScope(scope, id), sql`not exists (select 1 from licenses l where l.product_id = ${id})`)
+  // The event first, on the delete's own condition (one transaction): no event when nothing is deleted.
+  const event = recordEventWhere(ctx, productEvent('product.deleted', p, { name: p.name, slug: p.slug }), exists(ctx.db.select({ one: sql`1` }).from(products).where(target)))
+  const [, deleted] = await ctx.db.batch([
+    event.insert,
+    ctx.db.delete(products).where(target).returning({ id: products.id }),
   ])
   if (!deleted[0]) {
     const [{ n } = { n: 0 }] = await ctx.db.select({ n: sql<number>`count(*)` }).from(licenses).where(eq(licenses.productId, id))

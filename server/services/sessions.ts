@@ -1,11 +1,11 @@
-import { and, desc, eq, gt, inArray, lt, ne, or } from 'drizzle-orm'
+import { and, desc, eq, exists, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
 import { jwtVerify, SignJWT } from 'jose'
 import { sessions, users } from '../../db/schema'
 import { sessionSettings } from '../env'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 import { notFound } from './errors'
-import { recordEvent, recordEventIfChanged } from './events'
+import { recordEventWhere } from './events'
 
 /** Re-write last_seen_at at most once a minute: idle timeouts need no finer grain. */
 const TOUCH_INTERVAL_MS = 60_000
@@ -106,20 +106,21 @@ export async function listUserSessions(ctx: ServiceContext, userId: string) {
     .limit(100)
 }
 
-/** End one of the user's own sessions (ownership in the WHERE clause). */
+/**
+ * End one of the user's own sessions (ownership in the WHERE clause). The event is written on the
+ * delete's own condition: another user's session id ends nothing and leaves no event (NOT_FOUND).
+ */
 export async function endOwnSession(ctx: ServiceContext, userId: string, sessionId: string, reason: 'logout' | 'revoked') {
-  const [deleted] = await ctx.db.batch([
-    ctx.db.delete(sessions).where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId))).returning({ id: sessions.id }),
-    // Only when a session was ended: another user's session id is NOT_FOUND and leaves no event.
-    recordEventIfChanged(ctx, {
-      type: reason === 'logout' ? 'auth.logout' : 'session.ended',
-      outcome: 'success',
-      subjectType: 'session',
-      subjectId: sessionId,
-      ownerId: userId,
-      detail: { reason },
-    }),
-  ])
+  const own = and(eq(sessions.id, sessionId), eq(sessions.userId, userId))
+  const event = recordEventWhere(ctx, {
+    type: reason === 'logout' ? 'auth.logout' : 'session.ended',
+    outcome: 'success',
+    subjectType: 'session',
+    subjectId: sessionId,
+    ownerId: userId,
+    detail: { reason },
+  }, exists(ctx.db.select({ one: sql`1` }).from(sessions).where(own)))
+  const [, deleted] = await ctx.db.batch([event.insert, ctx.db.delete(sessions).where(own).returning({ id: sessions.id })])
   if (deleted.length === 0) throw notFound('Session')
 }
 
@@ -131,10 +132,10 @@ export function deleteUserSessions(ctx: ServiceContext, userId: string, keepSess
 }
 
 export async function endOtherSessions(ctx: ServiceContext, userId: string, keepSessionId: string) {
-  const [deleted] = await ctx.db.batch([
-    deleteUserSessions(ctx, userId, keepSessionId),
-    recordEvent(ctx, { type: 'session.ended', outcome: 'success', subjectType: 'user', subjectId: userId, ownerId: userId, detail: { reason: 'revoked-others' } }),
-  ])
+  const others = and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId))
+  const event = recordEventWhere(ctx, { type: 'session.ended', outcome: 'success', subjectType: 'user', subjectId: userId, ownerId: userId, detail: { reason: 'revoked-others' } },
+    exists(ctx.db.select({ one: sql`1` }).from(sessions).where(others)))
+  const [, deleted] = await ctx.db.batch([event.insert, deleteUserSessions(ctx, userId, keepSessionId)])
   return { ended: deleted.length }
 }
 

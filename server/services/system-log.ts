@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, isNotNull, lt, lte, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, gte, inArray, isNotNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import type { z } from 'zod'
 import type { DB } from '../../db/client'
@@ -17,21 +17,30 @@ export interface LogPage { limit: number, cursor?: string }
 
 const newestFirst = [desc(events.createdAt), desc(events.id)]
 
+/**
+ * In a user's own view, the rows whose IP and user agent they may see (and search): everything but
+ * what another person (an administrator) did — shown as "an administrator", without their IP,
+ * user agent or id (redactForOwner).
+ */
+const ownVisible = (ownerId: string) => or(ne(events.actorType, 'user'), eq(events.actorId, ownerId))
+
 /** Every filter but the user one, as one AND (undefined parts are dropped). */
 function filterWhere(scope: LogScope, f: Omit<LogFilter, 'userId'>, cursor?: string): SQL | undefined {
   const term = f.search ? containsPattern(f.search) : null
   const c = cursor ? decodeCursor(cursor) : null
+  const visible = 'ownerId' in scope ? ownVisible(scope.ownerId) : undefined
   return and(
     ownedBy(scope, events.ownerId),
     f.group ? sql`${eventGroup} = ${f.group}` : undefined,
     f.type ? eq(events.type, f.type) : undefined,
     f.outcome ? eq(events.outcome, f.outcome) : undefined,
     f.licenseId ? eq(events.subjectId, f.licenseId) : undefined,
-    f.ip ? eq(events.ip, f.ip) : undefined,
+    f.ip ? and(eq(events.ip, f.ip), visible) : undefined,
     f.from ? gte(events.createdAt, f.from) : undefined,
     f.to ? lte(events.createdAt, f.to) : undefined,
     term
-      ? sql`(${events.type} like ${term} escape '\\' or ${events.ip} like ${term} escape '\\' or ${events.userAgent} like ${term} escape '\\' or ${events.detail} like ${term} escape '\\')`
+      ? sql`(${events.type} like ${term} escape '\\' or ${events.detail} like ${term} escape '\\'
+        or (${visible ?? sql`1`} and (${events.ip} like ${term} escape '\\' or ${events.userAgent} like ${term} escape '\\')))`
       : undefined,
     c ? sql`(${events.createdAt}, ${events.id}) < (${c.ms}, ${c.id})` : undefined,
   )
@@ -83,13 +92,21 @@ export type LogItem = Awaited<ReturnType<typeof listLog>>['items'][number]
 
 export async function listLog(ctx: ServiceContext, scope: LogScope, f: LogFilter, page: LogPage) {
   const rows = await logPageQuery(ctx.db, scope, f, page)
-  const items = rows.slice(0, page.limit).map(r => ({
-    ...r,
-    // A user sees who acted on their data by kind (admin, api, …), another person's email only if it is theirs.
-    actorEmail: 'ownerId' in scope && r.actorId !== scope.ownerId ? null : r.actorEmail,
-  }))
+  const items = rows.slice(0, page.limit).map(r => ('ownerId' in scope ? redactForOwner(r, scope.ownerId) : { ...r, actorLabel: r.actorEmail ?? r.actorType }))
   const last = items.at(-1)
   return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null }
+}
+
+export const ADMINISTRATOR_LABEL = 'an administrator'
+
+/**
+ * An event as its owner may see it: what another person did on their data (an administrator — the
+ * only other people who can) says "an administrator", without that person's id, email, IP, user
+ * agent or country.
+ */
+export function redactForOwner<T extends { actorType: string, actorId: string | null, ip: string | null }>(r: T & { actorEmail?: string | null, userAgent?: string | null, country?: string | null }, ownerId: string) {
+  if (r.actorType !== 'user' || r.actorId === ownerId) return { ...r, actorLabel: r.actorEmail ?? r.actorType }
+  return { ...r, actorId: null, actorEmail: null, ip: null, userAgent: null, country: null, actorLabel: ADMINISTRATOR_LABEL }
 }
 
 /** Every page of a filter, in chunks (the CSV export streams these). */

@@ -1,13 +1,14 @@
-import { and, asc, count, eq, gt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, exists, getTableColumns, gt, ne, or, sql } from 'drizzle-orm'
 import type { z } from 'zod'
-import { users, type User } from '../../db/schema'
+import { sessions, users, type User } from '../../db/schema'
 import type { createUserSchema, listUsersSchema, updateUserSchema } from '../../shared/schemas/users'
 import { hashPassword, verifyPassword } from '../lib/passwords'
 import { containsPattern } from '../lib/paging'
 import { generatePassword, newId } from '../lib/random'
+import { newAttempt, reservePasswordAttempt, settleAttempt, THROTTLE_RETRY_SECONDS, withPasswordCheckSlot } from './auth-attempts'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
-import { recordEvent, recordEventIfChanged } from './events'
+import { recordEvent, recordEventWhere } from './events'
 import { deleteUserSessions } from './sessions'
 
 /** What leaves the service about a user: never the password hash. */
@@ -112,20 +113,32 @@ export async function updateUser(ctx: ServiceContext, input: z.output<typeof upd
   if (input.verifyLimitPerMinute !== undefined) changes.verifyLimitPerMinute = input.verifyLimitPerMinute
   if (Object.keys(changes).length === 0) return before
   const demoting = before.role === 'admin' && input.role === 'user'
-  const [updated] = await ctx.db.batch([
-    ctx.db.update(users).set({ ...changes, updatedAt: nowOf(ctx) })
-      .where(and(eq(users.id, input.id), demoting ? anotherActiveAdmin(input.id) : undefined)).returning(),
-    recordEventIfChanged(ctx, {
-      type: 'user.updated',
-      outcome: 'success',
-      subjectType: 'user',
-      subjectId: input.id,
-      ownerId: input.id,
-      detail: { changed: Object.keys(changes), ...(input.role ? { role: input.role } : {}), ...(input.verifyLimitPerMinute !== undefined ? { verifyLimitPerMinute: input.verifyLimitPerMinute } : {}) },
-    }),
+  const columns = getTableColumns(users)
+  const target = and(
+    eq(users.id, input.id),
+    demoting ? anotherActiveAdmin(input.id) : undefined,
+    or(...Object.entries(changes).map(([k, v]) => {
+      const column = columns[k as keyof typeof columns]
+      return sql`${column} is not ${sql.param(v ?? null, column)}`
+    })),
+  )
+  // The event on the update's own condition: no event for a refused demotion or an unchanged user.
+  const event = recordEventWhere(ctx, {
+    type: 'user.updated',
+    outcome: 'success',
+    subjectType: 'user',
+    subjectId: input.id,
+    ownerId: input.id,
+    detail: { changed: Object.keys(changes), ...(input.role ? { role: input.role } : {}), ...(input.verifyLimitPerMinute !== undefined ? { verifyLimitPerMinute: input.verifyLimitPerMinute } : {}) },
+  }, exists(ctx.db.select({ one: sql`1` }).from(users).where(target)))
+  const [, updated] = await ctx.db.batch([
+    event.insert,
+    ctx.db.update(users).set({ ...changes, updatedAt: nowOf(ctx) }).where(target).returning(),
   ])
-  if (!updated[0]) throw new ServiceError('CONFLICT', 'The last active admin cannot be demoted', { role: ['The last active admin cannot be demoted'] })
-  return publicUser(updated[0])
+  if (updated[0]) return publicUser(updated[0])
+  const current = await getUser(ctx, input.id)
+  if (demoting && current.role === 'admin') throw new ServiceError('CONFLICT', 'The last active admin cannot be demoted', { role: ['The last active admin cannot be demoted'] })
+  return current // nothing to change
 }
 
 /** Disable (ends every session at once) or re-enable a user. */
@@ -134,10 +147,12 @@ export async function setUserDisabled(ctx: ServiceContext, id: string, disabled:
     throw new ServiceError('BAD_REQUEST', 'You cannot disable your own account')
   }
   await getUser(ctx, id)
-  const [updated] = await ctx.db.batch([
-    ctx.db.update(users).set({ disabled, updatedAt: nowOf(ctx) })
-      .where(and(eq(users.id, id), ne(users.disabled, disabled), disabled ? anotherActiveAdmin(id) : undefined)).returning(),
-    recordEventIfChanged(ctx, { type: disabled ? 'user.disabled' : 'user.enabled', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id }),
+  const target = and(eq(users.id, id), ne(users.disabled, disabled), disabled ? anotherActiveAdmin(id) : undefined)
+  const event = recordEventWhere(ctx, { type: disabled ? 'user.disabled' : 'user.enabled', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id },
+    exists(ctx.db.select({ one: sql`1` }).from(users).where(target)))
+  const [, updated] = await ctx.db.batch([
+    event.insert,
+    ctx.db.update(users).set({ disabled, updatedAt: nowOf(ctx) }).where(target).returning(),
     ...(disabled ? [deleteUserSessions(ctx, id)] : []),
   ])
   if (!updated[0]) {
@@ -150,31 +165,49 @@ export async function setUserDisabled(ctx: ServiceContext, id: string, disabled:
 
 export async function endUserSessions(ctx: ServiceContext, id: string) {
   await getUser(ctx, id)
-  const [deleted] = await ctx.db.batch([
-    deleteUserSessions(ctx, id),
-    recordEvent(ctx, { type: 'session.ended', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id, detail: { reason: 'admin' } }),
-  ])
+  const event = recordEventWhere(ctx, { type: 'session.ended', outcome: 'success', subjectType: 'user', subjectId: id, ownerId: id, detail: { reason: 'admin' } },
+    exists(ctx.db.select({ one: sql`1` }).from(sessions).where(eq(sessions.userId, id))))
+  const [, deleted] = await ctx.db.batch([event.insert, deleteUserSessions(ctx, id)])
   return { ended: deleted.length }
 }
 
-/** Change one's own password: checks the current one; ends every other session. */
+/**
+ * Change one's own password: checks the current one (reserved against its throttle before hashing,
+ * in a password-check slot: server/services/auth-attempts.ts); ends every other session.
+ */
 export async function changePassword(ctx: ServiceContext, userId: string, currentPassword: string, newPassword: string, keepSessionId: string) {
-  const [u] = await ctx.db.select().from(users).where(eq(users.id, userId)).limit(1)
-  if (!u) throw notFound('User')
-  if (!(await verifyPassword(currentPassword, u.passwordHash))) {
-    await recordEvent(ctx, { type: 'user.password_changed', outcome: 'failure', subjectType: 'user', subjectId: userId, ownerId: userId, detail: { reason: 'wrong-current-password' } })
-    throw new ServiceError('BAD_REQUEST', 'Current password is incorrect', { currentPassword: ['Current password is incorrect'] })
-  }
-  if (currentPassword === newPassword) {
-    throw new ServiceError('BAD_REQUEST', 'Choose a password different from the current one', { newPassword: ['Choose a password different from the current one'] })
-  }
-  const now = nowOf(ctx)
-  const [, ended] = await ctx.db.batch([
-    ctx.db.update(users).set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: now, updatedAt: now }).where(eq(users.id, userId)),
-    deleteUserSessions(ctx, userId, keepSessionId),
-    recordEvent(ctx, { type: 'user.password_changed', outcome: 'success', subjectType: 'user', subjectId: userId, ownerId: userId }),
-  ])
-  return { endedSessions: ended.length }
+  return await withPasswordCheckSlot(async () => {
+    const attempt = newAttempt(ctx, 'password', userId)
+    const [reserved, [u]] = await ctx.db.batch([
+      reservePasswordAttempt(ctx, attempt),
+      ctx.db.select().from(users).where(eq(users.id, userId)).limit(1),
+    ])
+    if (!u) throw notFound('User')
+    const subject = { subjectType: 'user', subjectId: userId, ownerId: userId }
+    if (reserved.length === 0) {
+      await recordEvent(ctx, { ...subject, type: 'user.password_changed', outcome: 'failure', detail: { reason: 'throttled' } })
+      throw new ServiceError('TOO_MANY_REQUESTS', 'Too many wrong current passwords. Try again in a few minutes.', undefined, THROTTLE_RETRY_SECONDS)
+    }
+    if (!(await verifyPassword(currentPassword, u.passwordHash))) {
+      await ctx.db.batch([
+        settleAttempt(ctx, attempt, 'failed'),
+        recordEvent(ctx, { ...subject, type: 'user.password_changed', outcome: 'failure', detail: { reason: 'wrong-current-password' } }),
+      ])
+      throw new ServiceError('BAD_REQUEST', 'Current password is incorrect', { currentPassword: ['Current password is incorrect'] })
+    }
+    if (currentPassword === newPassword) {
+      await settleAttempt(ctx, attempt, 'succeeded')
+      throw new ServiceError('BAD_REQUEST', 'Choose a password different from the current one', { newPassword: ['Choose a password different from the current one'] })
+    }
+    const now = nowOf(ctx)
+    const [, ended] = await ctx.db.batch([
+      ctx.db.update(users).set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: now, updatedAt: now }).where(eq(users.id, userId)),
+      deleteUserSessions(ctx, userId, keepSessionId),
+      settleAttempt(ctx, attempt, 'succeeded'),
+      recordEvent(ctx, { ...subject, type: 'user.password_changed', outcome: 'success' }),
+    ])
+    return { endedSessions: ended.length }
+  })
 }
 
 export async function updateProfile(ctx: ServiceContext, userId: string, name: string) {

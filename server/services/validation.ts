@@ -1,11 +1,13 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq, exists, gt, isNull, or, sql } from 'drizzle-orm'
 import { devices, licenses } from '../../db/schema'
+import { insertRowWhere } from '../lib/insert-where'
 import { keyDigest, normalizeKey } from '../lib/keys'
 import { rateLimitedError, rateLimitSettings, type UserAdmission } from '../lib/rate-limit'
 import type { IpState } from '../durable/rate-limiter'
 import { newId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
-import { recordEvent, recordEventIfChanged, recordEventSoon } from './events'
+import { recordEventSoon, recordEventWhere } from './events'
+import { finishAnswer, type AnswerOptions, type PublicLicense } from './signed-answers'
 import { deliverAfterCommit, outboxInsert, subscribedSql } from './webhook-outbox'
 
 /**
@@ -40,25 +42,31 @@ export interface CallLimiter {
   notFound: () => Promise<IpState>
 }
 
-/** The licence behind key digests, with its device count and whether `fingerprint` is active: ONE indexed read. */
+/**
+ * The licence behind key digests, with its device count and whether `fingerprint` is active: ONE
+ * indexed read. Every column is aliased to its Found name, so rows are read by name.
+ */
 export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerprint: string | undefined) {
   return db.select({
-    id: licenses.id,
-    ownerId: licenses.ownerId,
-    status: licenses.status,
-    expiresAt: licenses.expiresAt,
-    maxDevices: licenses.maxDevices,
-    metadata: licenses.metadata,
-    used: sql<number>`(select count(*) from devices d where d.license_id = licenses.id)`,
+    id: sql<string>`${licenses.id}`.as('id'),
+    ownerId: sql<string>`${licenses.ownerId}`.as('ownerId'),
+    status: sql<Found['status']>`${licenses.status}`.as('status'),
+    expiresAt: sql<number | null>`${licenses.expiresAt}`.as('expiresAt'),
+    maxDevices: sql<number | null>`${licenses.maxDevices}`.as('maxDevices'),
+    metadata: sql<string>`${licenses.metadata}`.as('metadata'),
+    used: sql<number>`(select count(*) from devices d where d.license_id = licenses.id)`.as('used'),
     hasDevice: fingerprint === undefined
-      ? sql<number>`0`
-      : sql<number>`exists(select 1 from devices d where d.license_id = licenses.id and d.fingerprint = ${fingerprint})`,
-    limit: sql<number | null>`(select u.verify_limit_per_minute from users u where u.id = licenses.owner_id)`,
-    validatedHooks: sql<number>`exists(select 1 from webhook_endpoints e where e.owner_id = licenses.owner_id and ${subscribedSql('license.validated')})`,
+      ? sql<number>`0`.as('hasDevice')
+      : sql<number>`exists(select 1 from devices d where d.license_id = licenses.id and d.fingerprint = ${fingerprint})`.as('hasDevice'),
+    limit: sql<number | null>`(select u.verify_limit_per_minute from users u where u.id = licenses.owner_id)`.as('limit'),
+    validatedHooks: sql<number>`exists(select 1 from webhook_endpoints e where e.owner_id = licenses.owner_id and ${subscribedSql('license.validated')})`.as('validatedHooks'),
     // By primary key, inside the same statement: PRODUCT_MISMATCH costs no extra read.
-    productSlug: sql<string | null>`(select p.slug from products p where p.id = licenses.product_id)`,
+    productSlug: sql<string | null>`(select p.slug from products p where p.id = licenses.product_id)`.as('productSlug'),
   }).from(licenses).where(digests.length === 1 ? eq(licenses.keyDigest, digests[0]!) : sql`${licenses.keyDigest} in (${digests[0]}, ${digests[1]})`).limit(1)
 }
+
+/** A lookup row as D1 returns it: lookupQuery's aliases, values as stored. */
+type LookupRow = { [K in keyof Found]: K extends 'expiresAt' ? number | null : K extends 'metadata' ? string : Found[K] }
 
 /**
  * The lookup's SQL for one shape (1 or 2 digests, with or without a fingerprint), built once by
@@ -90,11 +98,9 @@ async function find(ctx: ServiceContext, key: string, fingerprint: string | unde
   const shape = lookupShape(ctx.db, d1 === undefined ? 1 : 2, fingerprint !== undefined)
   const values = { d0, d1, fp: fingerprint }
   const params = shape.slots.map(s => (typeof s === 'string' ? values[s] : s.value))
-  const rows = await ctx.env.DB.prepare(shape.sql).bind(...params).raw()
-  const r = rows[0] as [string, string, 'active' | 'suspended', number | null, number | null, string, number, number, number | null, number, string | null] | undefined
+  const r = await ctx.env.DB.prepare(shape.sql).bind(...params).first<LookupRow>()
   if (!r) return null
-  // Columns in lookupQuery's order.
-  return { id: r[0], ownerId: r[1], status: r[2], expiresAt: r[3] === null ? null : new Date(r[3]), maxDevices: r[4], metadata: JSON.parse(r[5]) as Record<string, unknown>, used: r[6], hasDevice: r[7], limit: r[8], validatedHooks: r[9], productSlug: r[10] }
+  return { ...r, expiresAt: r.expiresAt === null ? null : new Date(r.expiresAt), metadata: JSON.parse(r.metadata) as Record<string, unknown> }
 }
 
 /**
@@ -108,25 +114,25 @@ async function lookup(ctx: ServiceContext, route: string, key: string, fingerpri
   if (!l) {
     const s = await limiter.notFound()
     if (s.justBlocked) {
-      ctx.waitUntil(recordEvent(ctx, {
+      recordEventSoon(ctx, {
         type: 'validation.ip_blocked',
         outcome: 'BLOCKED',
         detail: { route, notFoundAnswers: s.count, windowSeconds: rateLimitSettings(ctx.env).notFoundWindowSeconds, blockedUntil: new Date(s.resetAt).toISOString() },
-      }).run())
+      })
     }
     return null
   }
   const a = await limiter.admit(l.ownerId, l.limit)
   if (!a.allowed) {
     if (a.firstRefusal) {
-      ctx.waitUntil(recordEvent(ctx, {
+      recordEventSoon(ctx, {
         type: 'validation.rate_limited',
         outcome: 'RATE_LIMITED',
         subjectType: 'license',
         subjectId: l.id,
         ownerId: l.ownerId,
         detail: { route, limit: a.state.limit, windowSeconds: a.state.windowSeconds },
-      }).run())
+      })
     }
     throw rateLimitedError(a.state, `Rate limit of ${a.state.limit} calls per ${a.state.windowSeconds} s reached for this developer's keys`)
   }
@@ -146,6 +152,7 @@ function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
 }
 
 const devicesOf = (l: Found, used = l.used) => ({ used, max: l.maxDevices })
+const licenseOf = (l: Found, used = l.used): PublicLicense => ({ expiresAt: l.expiresAt ? l.expiresAt.toISOString() : null, metadata: l.metadata, devices: devicesOf(l, used) })
 
 /**
  * The API call as an audit event, written after the response and batched with other calls'
@@ -173,59 +180,60 @@ function recordCall(ctx: ServiceContext, route: string, code: string, l: Found |
   })
 }
 
-export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string, product?: string }, limiter?: CallLimiter) {
+export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'verify', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'verify', 'NOT_FOUND', null)
-    return { valid: false, status: 'inactive' as const, code: 'NOT_FOUND' as VerifyCode }
+    return await finishAnswer(ctx, input, { valid: false, status: 'inactive' as const, code: 'NOT_FOUND' as VerifyCode }, null)
   }
   if (productMismatch(l, input.product)) {
     recordCall(ctx, 'verify', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
-    return { valid: false, status: 'inactive' as const, code: 'PRODUCT_MISMATCH' as VerifyCode }
+    return await finishAnswer(ctx, input, { valid: false, status: 'inactive' as const, code: 'PRODUCT_MISMATCH' as VerifyCode }, null)
   }
   const code: VerifyCode = stateOf(l, now) ?? (input.fingerprint !== undefined && !l.hasDevice ? 'DEVICE_NOT_ACTIVATED' : 'VALID')
   recordCall(ctx, 'verify', code, l, input.fingerprint !== undefined ? { fingerprint: input.fingerprint.slice(0, 64) } : undefined)
   const valid = code === 'VALID'
-  return {
-    valid,
-    status: valid ? 'active' as const : 'inactive' as const,
-    code,
-    license: { expiresAt: l.expiresAt ? l.expiresAt.toISOString() : null, metadata: l.metadata, devices: devicesOf(l) },
-  }
+  const license = licenseOf(l)
+  return await finishAnswer(ctx, input, { valid, status: valid ? 'active' as const : 'inactive' as const, code, license }, { valid, license, product: null })
 }
 
-export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string, product?: string }, limiter?: CallLimiter) {
+export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'activate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'activate', 'NOT_FOUND', null)
-    return { activated: false, code: 'NOT_FOUND' as ActivateCode }
+    return await finishAnswer(ctx, input, { activated: false, code: 'NOT_FOUND' as ActivateCode }, null)
   }
   if (productMismatch(l, input.product)) {
     recordCall(ctx, 'activate', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
-    return { activated: false, code: 'PRODUCT_MISMATCH' as ActivateCode }
+    return await finishAnswer(ctx, input, { activated: false, code: 'PRODUCT_MISMATCH' as ActivateCode }, null)
   }
   const blocked = stateOf(l, now)
   if (blocked) {
     recordCall(ctx, 'activate', blocked, l)
-    return { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }
+    return await finishAnswer(ctx, input, { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }, { valid: false, license: licenseOf(l), product: null })
   }
   if (l.hasDevice) {
     ctx.waitUntil(ctx.db.update(devices).set({ lastSeenAt: now, ip: ctx.audit.ip || null })
       .where(and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))).run())
     recordCall(ctx, 'activate', 'ALREADY_ACTIVATED', l, { fingerprint: input.fingerprint.slice(0, 64) })
-    return { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }
+    return await finishAnswer(ctx, input, { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }, { valid: true, license: licenseOf(l), product: null })
   }
   // Race-free: the seat check and the insert are one statement, and D1 runs statements one at a time.
-  const deviceId = newId('dev')
-  const [inserted, , outbox, state] = await ctx.db.batch([
-    ctx.db.insert(devices).select(sql`select ${deviceId}, l.id, ${input.fingerprint}, ${input.name ?? null}, ${ctx.audit.ip || null}, ${now.getTime()}, ${now.getTime()}
-      from licenses l where l.id = ${l.id} and l.status = 'active' and (l.expires_at is null or l.expires_at > ${now.getTime()})
-      and (l.max_devices is null or (select count(*) from devices d where d.license_id = l.id) < l.max_devices)`)
-      .onConflictDoNothing().returning({ id: devices.id }),
-    recordEventIfChanged(ctx, { type: 'device.activated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId, fingerprint: input.fingerprint.slice(0, 64), name: input.name ?? null } }),
-    outboxInsert(ctx, { type: 'device.activated', licenseId: l.id, data: { device: { id: deviceId, fingerprint: input.fingerprint, name: input.name ?? null } }, onlyIfChanged: true }),
+  const device = { id: newId('dev'), licenseId: l.id, fingerprint: input.fingerprint, name: input.name ?? null, ip: ctx.audit.ip || null, firstSeenAt: now, lastSeenAt: now }
+  const seatFree = exists(ctx.db.select({ one: sql`1` }).from(licenses).where(and(
+    eq(licenses.id, l.id), eq(licenses.status, 'active'),
+    or(isNull(licenses.expiresAt), gt(licenses.expiresAt, now)),
+    or(isNull(licenses.maxDevices), sql`(select count(*) from devices d where d.license_id = ${l.id}) < ${licenses.maxDevices}`),
+  )))
+  // The event and its webhooks exist only if this very device row was inserted.
+  const inserted = exists(ctx.db.select({ one: sql`1` }).from(devices).where(eq(devices.id, device.id)))
+  const event = recordEventWhere(ctx, { type: 'device.activated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { deviceId: device.id, fingerprint: input.fingerprint.slice(0, 64), name: device.name } }, inserted)
+  const [added, , outbox, state] = await ctx.db.batch([
+    insertRowWhere(ctx.db, devices, device, seatFree).onConflictDoNothing().returning({ id: devices.id }),
+    event.insert,
+    outboxInsert(ctx, { type: 'device.activated', licenseId: l.id, data: { device: { id: device.id, fingerprint: input.fingerprint, name: device.name } }, onlyWithEvent: event.id }),
     ctx.db.select({
       used: sql<number>`(select count(*) from devices d where d.license_id = ${l.id})`,
       hasDevice: sql<number>`exists(select 1 from devices d where d.license_id = ${l.id} and d.fingerprint = ${input.fingerprint})`,
@@ -233,33 +241,39 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   ])
   deliverAfterCommit(ctx, outbox)
   const after = state[0] ?? { used: l.used, hasDevice: 0 }
-  const code: ActivateCode = inserted.length > 0 ? 'ACTIVATED' : after.hasDevice ? 'ALREADY_ACTIVATED' : 'DEVICE_LIMIT_REACHED'
+  const code: ActivateCode = added.length > 0 ? 'ACTIVATED' : after.hasDevice ? 'ALREADY_ACTIVATED' : 'DEVICE_LIMIT_REACHED'
   recordCall(ctx, 'activate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
-  return { activated: code !== 'DEVICE_LIMIT_REACHED', code, devices: devicesOf(l, after.used) }
+  const activated = code !== 'DEVICE_LIMIT_REACHED'
+  return await finishAnswer(ctx, input, { activated, code, devices: devicesOf(l, after.used) }, { valid: activated, license: licenseOf(l, after.used), product: null })
 }
 
-export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, product?: string }, limiter?: CallLimiter) {
+export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
+  const answer = <T extends { code: string }>(body: T) => finishAnswer(ctx, { ...input, signed: false }, body, null)
   const l = await lookup(ctx, 'deactivate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'deactivate', 'NOT_FOUND', null)
-    return { deactivated: false, code: 'NOT_FOUND' as DeactivateCode }
+    return await answer({ deactivated: false, code: 'NOT_FOUND' as DeactivateCode })
   }
   if (productMismatch(l, input.product)) {
     recordCall(ctx, 'deactivate', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
-    return { deactivated: false, code: 'PRODUCT_MISMATCH' as DeactivateCode }
+    return await answer({ deactivated: false, code: 'PRODUCT_MISMATCH' as DeactivateCode })
   }
   if (!l.hasDevice) {
     recordCall(ctx, 'deactivate', 'DEVICE_NOT_ACTIVATED', l)
-    return { deactivated: false, code: 'DEVICE_NOT_ACTIVATED' as DeactivateCode, devices: devicesOf(l) }
+    return await answer({ deactivated: false, code: 'DEVICE_NOT_ACTIVATED' as DeactivateCode, devices: devicesOf(l) })
   }
-  const [deleted, , outbox] = await ctx.db.batch([
-    ctx.db.delete(devices).where(and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))).returning({ id: devices.id }),
-    recordEventIfChanged(ctx, { type: 'device.deactivated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { fingerprint: input.fingerprint.slice(0, 64) } }),
-    outboxInsert(ctx, { type: 'device.deactivated', licenseId: l.id, data: { device: { fingerprint: input.fingerprint } }, onlyIfChanged: true }),
+  const seat = and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))
+  // The event first, on the condition the delete will act on (same transaction, same rows).
+  const event = recordEventWhere(ctx, { type: 'device.deactivated', outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail: { fingerprint: input.fingerprint.slice(0, 64) } },
+    exists(ctx.db.select({ one: sql`1` }).from(devices).where(seat)))
+  const [, deleted, outbox] = await ctx.db.batch([
+    event.insert,
+    ctx.db.delete(devices).where(seat).returning({ id: devices.id }),
+    outboxInsert(ctx, { type: 'device.deactivated', licenseId: l.id, data: { device: { fingerprint: input.fingerprint } }, onlyWithEvent: event.id }),
   ])
   deliverAfterCommit(ctx, outbox)
   // Deleted here, or by a concurrent call a moment ago: either way this fingerprint no longer holds a seat.
   const code: DeactivateCode = deleted.length > 0 ? 'DEACTIVATED' : 'DEVICE_NOT_ACTIVATED'
   recordCall(ctx, 'deactivate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
-  return { deactivated: deleted.length > 0, code, devices: devicesOf(l, deleted.length > 0 ? l.used - 1 : l.used) }
+  return await answer({ deactivated: deleted.length > 0, code, devices: devicesOf(l, deleted.length > 0 ? l.used - 1 : l.used) })
 }

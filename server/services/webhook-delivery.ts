@@ -1,9 +1,10 @@
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, exists, inArray, sql } from 'drizzle-orm'
 import { webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDelivery, type WebhookEndpoint } from '../../db/schema'
 import type { AppEnv } from '../env'
 import { decryptKey } from '../lib/keys'
 import { newId } from '../lib/random'
-import { allowsPrivateWebhooks, webhookUrlProblem } from '../lib/webhook-url'
+import { insertRowWhere } from '../lib/insert-where'
+import { targetRules, webhookTargetProblem } from '../lib/webhook-target'
 import { webhookHeaders } from '../lib/webhook-signing'
 import { nowOf, type ServiceContext } from './context'
 
@@ -19,6 +20,8 @@ export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000, 
 /** Messages sent at once (Workers allow 6 simultaneous outgoing connections). */
 const CHUNK = 6
 const RESPONSE_EXCERPT_BYTES = 1024
+/** What an attempt that got no HTTP answer records (whatever the network error or timeout). */
+export const NO_ANSWER = 'No answer: the connection failed or timed out'
 /** Consecutive failed attempts after which an endpoint shows as unhealthy. */
 export const UNHEALTHY_AFTER = 3
 
@@ -100,7 +103,8 @@ async function readExcerpt(res: Response): Promise<string> {
 /** One HTTP attempt: signed POST, no redirects followed, a timeout; 2xx = success. */
 export async function sendOnce(ctx: ServiceContext, ep: WebhookEndpoint, d: Pick<WebhookDelivery, 'id' | 'payload'>): Promise<AttemptResult> {
   const now = nowOf(ctx)
-  const problem = webhookUrlProblem(ep.url, { allowPrivate: allowsPrivateWebhooks(ctx.env) })
+  // Re-checked before every attempt: the rules may have tightened, and a name may now resolve elsewhere.
+  const problem = await webhookTargetProblem(ep.url, targetRules(ctx.env))
   if (problem) return { ok: false, statusCode: null, latencyMs: null, response: `Not sent: ${problem}`, retryAfterMs: null }
   const headers = {
     'content-type': 'application/json',
@@ -118,18 +122,18 @@ export async function sendOnce(ctx: ServiceContext, ep: WebhookEndpoint, d: Pick
     const retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after'), new Date()) : null
     return { ok, statusCode: res.status, latencyMs, response, retryAfterMs: retryAfter }
   }
-  catch (error) {
-    const latencyMs = Date.now() - started
-    const name = error instanceof Error ? error.name : ''
-    const message = name === 'TimeoutError' || name === 'AbortError'
-      ? `Timed out after ${timeout / 1000} s`
-      : `Connection failed: ${error instanceof Error ? error.message : 'unknown error'}`
-    return { ok: false, statusCode: null, latencyMs, response: message.slice(0, RESPONSE_EXCERPT_BYTES), retryAfterMs: null }
+  catch {
+    // Refused, reset, unresolvable or timed out: one answer, without the time it took, so the
+    // delivery log cannot be used to tell closed ports from filtered ones (a port scanner).
+    return { ok: false, statusCode: null, latencyMs: null, response: NO_ANSWER, retryAfterMs: null }
   }
 }
 
-/** Record an attempt's outcome: delivery state, the attempt log row and the endpoint's health, in one batch. */
-async function record(ctx: ServiceContext, d: WebhookDelivery, ep: WebhookEndpoint, r: AttemptResult) {
+/**
+ * Record an attempt's outcome: delivery state, the attempt log row and the endpoint's health, in one
+ * batch — all three only while the claim is still ours (exported for the test of exactly that).
+ */
+export async function recordAttempt(ctx: ServiceContext, d: WebhookDelivery, ep: WebhookEndpoint, r: AttemptResult) {
   const now = nowOf(ctx)
   const schedule = retrySchedule(ctx.env)
   const gone = r.statusCode === 410
@@ -146,9 +150,19 @@ async function record(ctx: ServiceContext, d: WebhookDelivery, ep: WebhookEndpoi
     }
   }
   const attempt = { id: newId('wha'), deliveryId: d.id, attemptedAt: d.lastAttemptAt ?? now, statusCode: r.statusCode, latencyMs: r.latencyMs, response: r.response, succeeded: r.ok }
+  // Only if nobody re-claimed it meanwhile (the lease expired): the attempt count is the claim token.
+  // The attempt row and the endpoint's health are written on that same condition.
+  const claim = and(eq(webhookDeliveries.id, d.id), eq(webhookDeliveries.attempts, d.attempts))
+  const stillOurs = exists(ctx.db.select({ one: sql`1` }).from(webhookDeliveries).where(claim))
   await ctx.db.batch([
-    ctx.db.insert(webhookAttempts).values(attempt),
-    // Only if nobody re-claimed it meanwhile (the lease expired): the attempt count is the claim token.
+    insertRowWhere(ctx.db, webhookAttempts, attempt, stillOurs),
+    ctx.db.update(webhookEndpoints).set(r.ok
+      ? { consecutiveFailures: 0, lastSuccessAt: now }
+      : {
+          consecutiveFailures: sql`${webhookEndpoints.consecutiveFailures} + 1`,
+          lastFailureAt: now,
+          ...(gone ? { enabled: false, disabledReason: 'The receiver answered 410 Gone', updatedAt: now } : {}),
+        }).where(and(eq(webhookEndpoints.id, ep.id), stillOurs)),
     ctx.db.update(webhookDeliveries).set({
       status,
       nextAttemptAt: next,
@@ -157,14 +171,7 @@ async function record(ctx: ServiceContext, d: WebhookDelivery, ep: WebhookEndpoi
       lastLatencyMs: r.latencyMs,
       lastResponse: r.response,
       updatedAt: now,
-    }).where(and(eq(webhookDeliveries.id, d.id), eq(webhookDeliveries.attempts, d.attempts))),
-    ctx.db.update(webhookEndpoints).set(r.ok
-      ? { consecutiveFailures: 0, lastSuccessAt: now }
-      : {
-          consecutiveFailures: sql`${webhookEndpoints.consecutiveFailures} + 1`,
-          lastFailureAt: now,
-          ...(gone ? { enabled: false, disabledReason: 'The receiver answered 410 Gone', updatedAt: now } : {}),
-        }).where(eq(webhookEndpoints.id, ep.id)),
+    }).where(claim),
   ])
   return { status, nextAttemptAt: next }
 }
@@ -193,7 +200,7 @@ async function sendClaimed(ctx: ServiceContext, claimed: WebhookDelivery[]) {
     const ep = byId.get(d.endpointId)
     if (!ep) return // deleted meanwhile: its deliveries went with it
     try {
-      await record(ctx, d, ep, await sendOnce(ctx, ep, d))
+      await recordAttempt(ctx, d, ep, await sendOnce(ctx, ep, d))
     }
     catch (error) {
       // Not recorded: the lease expires and the next run sends it again (at-least-once).

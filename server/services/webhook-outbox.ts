@@ -1,7 +1,9 @@
-import { sql, type SQL } from 'drizzle-orm'
+import { and, sql, type SQL } from 'drizzle-orm'
+import type { SQLiteInsertSelectQueryBuilder } from 'drizzle-orm/sqlite-core'
 import { webhookDeliveries } from '../../db/schema'
 import type { WebhookEventType } from '../../shared/schemas/webhooks'
 import { nowOf, type ServiceContext } from './context'
+import { eventWritten } from './events'
 import { deliverMessages } from './webhook-delivery'
 
 /**
@@ -25,10 +27,10 @@ export interface OutboxEvent {
   /** More members of `data` beside `license` (device, changes, validation…), as plain JSON values. */
   data?: Record<string, unknown>
   /**
-   * Only if the statement just before in the batch changed a row (SQLite changes()): place it
-   * right after recordEventIfChanged, like that one after its conditional change.
+   * Only if this audit event was written earlier in the same batch (recordEventWhere): the
+   * webhooks of a conditional change exist exactly when its event does.
    */
-  onlyIfChanged?: boolean
+  onlyWithEvent?: string
 }
 
 /** Which of an owner's endpoints receive `type`: enabled and subscribed (license.validated only explicitly). */
@@ -47,12 +49,25 @@ export function outboxInsert(ctx: ServiceContext, event: OutboxEvent) {
   const data = extra.length
     ? sql`json_set(json_object('license', ${LICENSE_JSON})${sql.join(extra, sql``)})`
     : sql`json_object('license', ${LICENSE_JSON})`
-  // Values in the table's column order (drizzle's insert…select requires it).
-  return ctx.db.insert(webhookDeliveries).select(sql`select 'msg_' || lower(hex(randomblob(10))), e.id, ${event.type},
-    json_object('type', ${event.type}, 'timestamp', ${now.toISOString()}, 'data', ${data}),
-    'pending', 0, 0, ${ms}, null, null, null, null, ${ms}, ${ms}
-    from webhook_endpoints e join licenses l on l.id = ${event.licenseId} and e.owner_id = l.owner_id
-    where ${subscribedSql(event.type)}${event.onlyIfChanged ? sql` and changes() > 0` : sql``}`).returning({ id: webhookDeliveries.id })
+  // One row per subscribed endpoint, by column name (drizzle checks the names against the table).
+  const rows = ctx.db.select({
+    id: sql`'msg_' || lower(hex(randomblob(10)))`,
+    endpointId: sql`e.id`,
+    eventType: sql`${event.type}`,
+    payload: sql`json_object('type', ${event.type}, 'timestamp', ${now.toISOString()}, 'data', ${data})`,
+    status: sql`'pending'`,
+    attempts: sql`0`,
+    retryStep: sql`0`,
+    nextAttemptAt: sql`${ms}`,
+    lastAttemptAt: sql`null`,
+    lastStatusCode: sql`null`,
+    lastLatencyMs: sql`null`,
+    lastResponse: sql`null`,
+    createdAt: sql`${ms}`,
+    updatedAt: sql`${ms}`,
+  }).from(sql`webhook_endpoints e join licenses l on l.id = ${event.licenseId} and e.owner_id = l.owner_id`)
+    .where(and(subscribedSql(event.type), event.onlyWithEvent ? eventWritten(event.onlyWithEvent) : undefined))
+  return ctx.db.insert(webhookDeliveries).select(rows as unknown as SQLiteInsertSelectQueryBuilder<typeof webhookDeliveries>).returning({ id: webhookDeliveries.id })
 }
 
 /** After the batch committed: the first attempt right away (off the response path), unless this door leaves it to the cron. */

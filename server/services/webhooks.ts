@@ -1,18 +1,19 @@
-import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, exists, inArray, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
 import { users, webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDelivery, type WebhookEndpoint } from '../../db/schema'
 import { OPT_IN_EVENT_TYPES, TEST_EVENT_TYPE, type createWebhookSchema, type listDeliveriesSchema, type rotateWebhookSecretSchema, type updateWebhookSchema, type WebhookEventType } from '../../shared/schemas/webhooks'
 import { decryptKey, encryptKey } from '../lib/keys'
 import { decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
-import { allowsPrivateWebhooks, webhookUrlProblem } from '../lib/webhook-url'
+import { targetRules, webhookTargetProblem } from '../lib/webhook-target'
+import { redactUrl } from '../lib/webhook-url'
 import { generateWebhookSecret } from '../lib/webhook-signing'
 import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
-import { recordEvent } from './events'
+import { recordEvent, recordEventWhere } from './events'
 import { deliverAfterCommit } from './webhook-outbox'
-import { deliverMessages, signingSecrets, UNHEALTHY_AFTER } from './webhook-delivery'
+import { deliverMessages, NO_ANSWER, signingSecrets, timeoutMs, UNHEALTHY_AFTER } from './webhook-delivery'
 
 /** Whose endpoints a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
 export type WebhookScope = OwnerScope
@@ -48,8 +49,9 @@ export function webhookView(ep: WebhookEndpoint, ownerEmail: string | null, now:
   }
 }
 
-function checkUrl(ctx: ServiceContext, url: string) {
-  const problem = webhookUrlProblem(url, { allowPrivate: allowsPrivateWebhooks(ctx.env) })
+/** The target rules (server/lib/webhook-target.ts): on the URL itself, and on the addresses a host name resolves to. */
+async function checkUrl(ctx: ServiceContext, url: string) {
+  const problem = await webhookTargetProblem(url, targetRules(ctx.env))
   if (problem) throw new ServiceError('BAD_REQUEST', problem, { url: [problem] })
 }
 
@@ -58,6 +60,10 @@ function subscription(allEvents: boolean, eventTypes: WebhookEventType[]) {
   return { allEvents, eventTypes: allEvents ? eventTypes.filter(t => OPT_IN_EVENT_TYPES.includes(t)) : eventTypes }
 }
 
+/** SQL: the endpoint is (still) there and in scope — the condition of an event about changing it. */
+const stillThere = (ctx: ServiceContext, scope: WebhookScope, id: string) =>
+  exists(ctx.db.select({ one: sql`1` }).from(webhookEndpoints).where(inScope(scope, id)))
+
 function webhookEvent(type: string, ep: Pick<WebhookEndpoint, 'id' | 'ownerId'>, detail?: Record<string, unknown>) {
   return { type, outcome: 'success', subjectType: 'webhook', subjectId: ep.id, ownerId: ep.ownerId, detail }
 }
@@ -65,7 +71,7 @@ function webhookEvent(type: string, ep: Pick<WebhookEndpoint, 'id' | 'ownerId'>,
 export async function createWebhook(ctx: ServiceContext, ownerId: string, input: z.output<typeof createWebhookSchema>) {
   const [owner] = await ctx.db.select({ id: users.id, email: users.email }).from(users).where(eq(users.id, ownerId)).limit(1)
   if (!owner) throw new ServiceError('BAD_REQUEST', 'No such owner', { ownerId: ['No such user'] })
-  checkUrl(ctx, input.url)
+  await checkUrl(ctx, input.url)
   const now = nowOf(ctx)
   const secret = generateWebhookSecret()
   const row: WebhookEndpoint = {
@@ -87,7 +93,7 @@ export async function createWebhook(ctx: ServiceContext, ownerId: string, input:
   }
   await ctx.db.batch([
     ctx.db.insert(webhookEndpoints).values(row),
-    recordEvent(ctx, webhookEvent('webhook.created', row, { url: row.url, allEvents: row.allEvents, eventTypes: row.eventTypes })),
+    recordEvent(ctx, webhookEvent('webhook.created', row, { url: redactUrl(row.url), allEvents: row.allEvents, eventTypes: row.eventTypes })),
   ])
   return { webhook: webhookView(row, owner.email, now), secret }
 }
@@ -123,7 +129,7 @@ export async function updateWebhook(ctx: ServiceContext, scope: WebhookScope, in
   const now = nowOf(ctx)
   const changes: Partial<WebhookEndpoint> = {}
   if (input.url !== undefined && input.url !== before.url) {
-    checkUrl(ctx, input.url)
+    await checkUrl(ctx, input.url)
     changes.url = input.url
   }
   if (input.description !== undefined) changes.description = input.description
@@ -138,9 +144,9 @@ export async function updateWebhook(ctx: ServiceContext, scope: WebhookScope, in
     changes.enabled = input.enabled
     if (input.enabled) changes.disabledReason = null
   }
-  const [updated] = await ctx.db.batch([
+  const [, updated] = await ctx.db.batch([
+    recordEventWhere(ctx, webhookEvent('webhook.updated', before, { changed: Object.keys(changes) }), stillThere(ctx, scope, input.id)).insert,
     ctx.db.update(webhookEndpoints).set({ ...changes, updatedAt: now }).where(inScope(scope, input.id)).returning(),
-    recordEvent(ctx, webhookEvent('webhook.updated', before, { changed: Object.keys(changes) })),
   ])
   if (!updated[0]) throw notFound('Webhook endpoint')
   return webhookView(updated[0], ownerEmail, now)
@@ -148,9 +154,9 @@ export async function updateWebhook(ctx: ServiceContext, scope: WebhookScope, in
 
 export async function deleteWebhook(ctx: ServiceContext, scope: WebhookScope, id: string) {
   const { ep } = await findInScope(ctx, scope, id)
-  const [deleted] = await ctx.db.batch([
+  const [, deleted] = await ctx.db.batch([
+    recordEventWhere(ctx, webhookEvent('webhook.deleted', ep, { url: redactUrl(ep.url) }), stillThere(ctx, scope, id)).insert,
     ctx.db.delete(webhookEndpoints).where(inScope(scope, id)).returning({ id: webhookEndpoints.id }),
-    recordEvent(ctx, webhookEvent('webhook.deleted', ep, { url: ep.url })),
   ])
   if (!deleted[0]) throw notFound('Webhook endpoint')
   return { ok: true }
@@ -170,14 +176,14 @@ export async function rotateWebhookSecret(ctx: ServiceContext, scope: WebhookSco
   const now = nowOf(ctx)
   const secret = generateWebhookSecret()
   const previousSecretExpiresAt = input.overlapHours > 0 ? new Date(now.getTime() + input.overlapHours * 3_600_000) : null
-  const [updated] = await ctx.db.batch([
+  const [, updated] = await ctx.db.batch([
+    recordEventWhere(ctx, webhookEvent('webhook.secret_rotated', ep, { overlapHours: input.overlapHours }), stillThere(ctx, scope, input.id)).insert,
     ctx.db.update(webhookEndpoints).set({
       secretCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, secret),
       previousSecretCiphertext: previousSecretExpiresAt ? ep.secretCiphertext : null,
       previousSecretExpiresAt,
       updatedAt: now,
     }).where(inScope(scope, input.id)).returning(),
-    recordEvent(ctx, webhookEvent('webhook.secret_rotated', ep, { overlapHours: input.overlapHours })),
   ])
   if (!updated[0]) throw notFound('Webhook endpoint')
   return { webhook: webhookView(updated[0], ownerEmail, now), secret }
@@ -249,10 +255,15 @@ export async function sendTestEvent(ctx: ServiceContext, scope: WebhookScope, id
   if (!ep.enabled) throw new ServiceError('BAD_REQUEST', 'This endpoint is disabled: enable it to send a test event')
   const now = nowOf(ctx)
   const deliveryId = newId('msg')
-  const payload = JSON.stringify({ type: TEST_EVENT_TYPE, timestamp: now.toISOString(), data: { endpoint: { id: ep.id, url: ep.url }, message: 'A test event from License Manager.' } })
+  const payload = JSON.stringify({ type: TEST_EVENT_TYPE, timestamp: now.toISOString(), data: { endpoint: { id: ep.id, url: redactUrl(ep.url) }, message: 'A test event from License Manager.' } })
   await ctx.db.insert(webhookDeliveries).values({ id: deliveryId, endpointId: ep.id, eventType: TEST_EVENT_TYPE, payload, nextAttemptAt: now, createdAt: now, updatedAt: now })
+  const started = Date.now()
   await deliverMessages(ctx, [deliveryId])
-  return await deliveryWithAttempts(ctx, deliveryId)
+  const result = await deliveryWithAttempts(ctx, deliveryId)
+  // No HTTP answer: reply only once the full timeout has passed, whatever the cause, so the caller
+  // cannot tell a refused connection (at once) from a dropped one (the timeout): no port scanner.
+  if (result.lastResponse === NO_ANSWER) await new Promise(resolve => setTimeout(resolve, Math.max(0, timeoutMs(ctx.env) - (Date.now() - started))))
+  return result
 }
 
 /** Replay: the same message (same webhook-id and body) queued again as due now, with the retry schedule started over. */

@@ -1,5 +1,6 @@
 import { createDB } from '../../db/client'
 import type { AppEnv } from '../env'
+import { pruneAuthAttempts } from '../services/auth-attempts'
 import { offRequestContext } from '../services/context'
 import { pruneExpiredSessions } from '../services/sessions'
 import { pruneEvents, retentionDays } from '../services/system-log'
@@ -7,7 +8,7 @@ import { pruneDeliveries } from '../services/webhook-delivery'
 
 /** Cron task (wrangler.toml [triggers]): housekeeping that never sits on a request path. */
 export default defineTask({
-  meta: { name: 'maintenance', description: 'Prune expired sessions, and events and webhook deliveries past the retention' },
+  meta: { name: 'maintenance', description: 'Prune expired sessions and old sign-in attempts, and events and webhook deliveries past the retention' },
   async run({ context }) {
     const env = (context as { cloudflare?: { env: AppEnv } }).cloudflare?.env
     if (!env?.DB) return { result: 'no D1 binding' }
@@ -18,11 +19,13 @@ export default defineTask({
       audit: { ip: '', userAgent: 'cron', country: null },
     })
     const pruned = await pruneExpiredSessions(ctx)
+    // Sign-in and password-check attempts past the longest throttle window (30 days).
+    const attempts = await pruneAuthAttempts(ctx)
     // Bounded: 20 statements of 1,000 rows per run (every 5 minutes), so a backlog drains over a few runs.
     const events = await pruneEvents(ctx, { days: retentionDays(env), batchSize: 1000, maxStatements: 20 })
     // Finished webhook deliveries follow the same retention as the system log.
     const deliveries = await pruneDeliveries(ctx, { days: retentionDays(env) })
     await settle()
-    return { result: `pruned ${pruned} sessions, ${events.deleted} events, ${deliveries} webhook deliveries` }
+    return { result: `pruned ${pruned} sessions, ${attempts} sign-in attempts, ${events.deleted} events, ${deliveries} webhook deliveries` }
   },
 })

@@ -1,9 +1,13 @@
 import type { H3Event } from 'h3'
+import { canonicalIp } from '../lib/ip'
 import type { AuditInfo } from '../services/context'
 
-/** Client IP: CF-Connecting-IP, set by Cloudflare at the edge (and by wrangler locally when absent). */
+/**
+ * Client IP: CF-Connecting-IP, set by Cloudflare at the edge (and by wrangler locally when absent),
+ * in its canonical spelling (server/lib/ip.ts). Limits key on ipLimitKey() of it, never on the raw text.
+ */
 export function clientIpOf(headers: Pick<Headers, 'get'>): string {
-  return (headers.get('cf-connecting-ip') ?? '').trim().slice(0, 64)
+  return canonicalIp(headers.get('cf-connecting-ip'))
 }
 
 /** IP, user agent and country (`request.cf`, when the runtime gives one) of a request, for its events. */

@@ -5,12 +5,14 @@ import { newId } from '../../server/lib/random'
 import { createLicense } from '../../server/services/licenses'
 import { createLicenseSchema } from '../../shared/schemas/licenses'
 import { launchBrowser } from '../support/browser'
+import { Caller } from '../support/client'
 import { startWorker, type TestWorker } from '../support/worker'
 
 let w: TestWorker
 let browser: Browser
 const IP_A = '203.0.113.51'
 const IP_B = '203.0.113.62'
+const ADMIN_IP = '203.0.113.99'
 
 async function verify(key: string, ip: string) {
   const res = await fetch(`${w.url}/api/v1/licenses/verify`, { method: 'POST', headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip }, body: JSON.stringify({ key }) })
@@ -113,7 +115,12 @@ describe('a user\'s Activity page', () => {
     const { createUser } = await import('../../server/services/users')
     const { ctx } = w.context()
     const seller = { email: `activity-${Date.now()}@example.com`, password: 'activity-password-1' }
-    await createUser(ctx, { ...seller, name: 'Seller', role: 'user' })
+    const { user: sellerRow } = await createUser(ctx, { ...seller, name: 'Seller', role: 'user' })
+    // An administrator acts on the seller's licence from an address and browser of their own.
+    const { license } = await createLicense(ctx, sellerRow.id, createLicenseSchema.parse({ label: 'Seller app' }))
+    const adminCaller = new Caller(w.url, ADMIN_IP, 'AdminBrowser/9.9')
+    await adminCaller.login(w.admin.email, w.admin.password)
+    await adminCaller.trpc.licenses.suspend.mutate({ id: license.id })
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
     const page = await context.newPage()
     await signIn(page, seller.email, seller.password)
@@ -126,5 +133,14 @@ describe('a user\'s Activity page', () => {
     expect(ips.map(t => t.trim())).not.toContain(IP_A)
     expect(await page.getByTestId('log-export').count()).toBe(0)
     await page.getByTestId('validation-chart').getByText('No validation calls in this range').waitFor()
+    // What the administrator did shows as "an administrator": no IP, browser, email or id of theirs.
+    const row = page.getByTestId('log-table').locator('tbody tr').filter({ hasText: 'license.suspended' })
+    await row.getByText('an administrator').waitFor()
+    const text = await page.getByTestId('log-table').textContent()
+    for (const leak of [ADMIN_IP, 'AdminBrowser', w.admin.email, w.admin.id]) expect(text).not.toContain(leak)
+    // The licence page says the same.
+    await page.goto(`${w.url}/licenses/${license.id}`)
+    await page.getByTestId('license-events').getByText('an administrator').waitFor()
+    expect(await page.getByTestId('license-events').textContent()).not.toContain(ADMIN_IP)
   })
 })

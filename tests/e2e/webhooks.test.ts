@@ -14,7 +14,7 @@ let receiver: WebhookReceiver
 beforeAll(async () => {
   receiver = await new WebhookReceiver().start()
   // A local install: the receiver on 127.0.0.1 is allowed.
-  w = await startWorker({ vars: { WEBHOOKS_ALLOW_PRIVATE: 'true' } })
+  w = await startWorker({ vars: { WEBHOOKS_ALLOW_LOCALHOST: 'true' } })
   browser = await launchBrowser()
 })
 afterAll(async () => {

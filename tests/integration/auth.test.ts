@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { events, sessions, users } from '../../db/schema'
+import { authAttempts, events, sessions, users } from '../../db/schema'
 import { LOGIN_LIMITS } from '../../server/services/auth'
 import { deriveScrypt, parseHash } from '../../server/lib/passwords'
 import { Caller, errorOf, uniqueEmail } from '../support/client'
@@ -129,21 +129,18 @@ describe('login throttling', () => {
     // Seed 100 failures from many IPs, as a distributed guesser would leave them (same rows the service writes).
     const { ctx } = w.context()
     const rows = Array.from({ length: LOGIN_LIMITS.accountPerHour }, (_, i) => ({
-      id: `evt_seed${u.id.slice(4)}${i}`,
+      id: `att_seed${u.id.slice(4)}${i}`,
+      kind: 'login' as const,
+      account: u.email,
+      ipKey: `192.0.2.${i % 250}`,
+      state: 'failed' as const,
       createdAt: new Date(),
-      type: 'auth.login.failed',
-      actorType: 'anonymous' as const,
-      subjectType: 'account',
-      subjectId: u.email,
-      ownerId: u.id,
-      ip: `192.0.2.${i % 250}`,
-      outcome: 'failure',
     }))
-    for (let i = 0; i < rows.length; i += 10) await ctx.db.insert(events).values(rows.slice(i, i + 10))
+    for (let i = 0; i < rows.length; i += 10) await ctx.db.insert(authAttempts).values(rows.slice(i, i + 10))
     expect(await errorOf(new Caller(w.url).login(u.email, u.password))).toMatchObject({ code: 'TOO_MANY_REQUESTS' })
     await expect(new Caller(w.url, home.ip).login(u.email, u.password)).resolves.toMatchObject({ email: u.email })
     // The lock lifts when the window passes: age the failures by an hour.
-    await ctx.db.update(events).set({ createdAt: new Date(Date.now() - 3_700_000) }).where(eq(events.subjectId, u.email))
+    await ctx.db.update(authAttempts).set({ createdAt: new Date(Date.now() - 3_700_000) }).where(eq(authAttempts.account, u.email))
     await expect(new Caller(w.url).login(u.email, u.password)).resolves.toMatchObject({ email: u.email })
   })
 })

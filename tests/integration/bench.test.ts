@@ -18,7 +18,7 @@ describe('npm run bench -- --quick', () => {
   it('runs end to end and writes a complete JSON: every figure numeric, no errors, the expected answers', () => {
     const out = join(dir, 'bench.json')
     const r = spawnSync('npm', ['run', 'bench', '--', '--quick', '--json-out', out], {
-      cwd: ROOT, encoding: 'utf8', timeout: 170_000, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+      cwd: ROOT, encoding: 'utf8', timeout: 280_000, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
     })
     expect(r.status, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/verify \(valid key\)/)
@@ -26,7 +26,7 @@ describe('npm run bench -- --quick', () => {
 
     // Every scenario ran, completed requests, and got only the answers it expects.
     const names = json.scenarios.map((s: { name: string }) => s.name)
-    for (const n of ['trivial route', 'verify (valid key)', 'verify (unknown key)', 'verify (key + fingerprint)', 'activate + deactivate', 'bare floor', 'verify (valid key), 1,000 licences']) {
+    for (const n of ['trivial route', 'verify (valid key)', 'verify (valid key), signed', 'verify (unknown key)', 'verify (key + fingerprint)', 'activate + deactivate', 'bare floor', 'verify (valid key), 1,000 licences']) {
       expect(names.some((x: string) => x.startsWith(n)), `scenario ${n} in ${names}`).toBe(true)
     }
     for (const s of json.scenarios) {
@@ -38,20 +38,22 @@ describe('npm run bench -- --quick', () => {
 
     // Every figure present and numeric.
     for (const [path, v] of leaves({
-      verifyOwnCpuMs: json.verifyOwnCpuMs, d1RoundTripCpuMs: json.d1RoundTripCpuMs, verifyBeyondD1CpuMs: json.verifyBeyondD1CpuMs, bareCpuMsPerRequest: json.bareCpuMsPerRequest, ratios: json.ratios,
+      verifyOwnCpuMs: json.verifyOwnCpuMs, d1RoundTripCpuMs: json.d1RoundTripCpuMs, verifyBeyondD1CpuMs: json.verifyBeyondD1CpuMs, bareCpuMsPerRequest: json.bareCpuMsPerRequest, signedVerify: json.signedVerify, ratios: json.ratios,
       large: json.latency.large, small: json.latency.small, d1: json.d1StatementsPerRequest,
       systemLogMs: json.systemLogMs, loginMs: json.loginMs.median, workerSize: json.workerSize,
     }).filter(([path]) => !path.endsWith('.code'))) {
       expect(typeof v === 'number' && Number.isFinite(v), `${path} = ${String(v)}`).toBe(true)
     }
-    for (const k of ['verifyToTrivialThroughput', 'verifyToBareThroughput', 'limiterOnToOffThroughput', 'latency1MTo1k']) expect(json.ratios[k]).toBeGreaterThan(0)
+    for (const k of ['verifyToTrivialThroughput', 'verifyToBareThroughput', 'limiterOnToOffThroughput', 'signedToUnsignedThroughput', 'latency1MTo1k']) expect(json.ratios[k]).toBeGreaterThan(0)
+    expect(json.signedVerify.tokenBytes).toBeGreaterThan(300)
     expect(Object.keys(json.systemLogMs.http).sort()).toEqual(['byGroup', 'byIp', 'firstPage'])
     expect(json.latency.failures).toBe(0)
     expect(json.workerSize.gzipBytes).toBeGreaterThan(100_000)
 
     // D1 counted, not assumed: verify reads its licence once; the trivial route touches no D1.
     expect(json.d1StatementsPerRequest.trivial).toMatchObject({ reads: 0, writes: 0, pendingReads: 0, pendingWrites: 0, afterReads: 0, afterWrites: 0 })
-    for (const k of ['verifyValid', 'verifyUnknown', 'verifyFingerprint']) expect(json.d1StatementsPerRequest[k].reads, k).toBe(1)
+    for (const k of ['verifyValid', 'verifyUnknown', 'verifyFingerprint', 'verifySigned']) expect(json.d1StatementsPerRequest[k].reads, k).toBe(1)
+    expect(json.d1StatementsPerRequest.verifySigned).toMatchObject({ code: 'VALID', writes: 0 })
     expect(json.d1StatementsPerRequest.activate.code).toBe('ACTIVATED')
     expect(json.d1StatementsPerRequest.deactivate.code).toBe('DEACTIVATED')
 
@@ -62,5 +64,5 @@ describe('npm run bench -- --quick', () => {
       expect(typeof t.pass).toBe('boolean')
       expect(t.measured).toMatch(/\d/)
     }
-  }, 180_000)
+  }, 300_000)
 })

@@ -92,7 +92,7 @@ async function startServer(): Promise<void> {
   const port = await freePort()
   // As `npm start` runs it: scheduled handler reachable (/__scheduled), local webhook receivers allowed.
   server = spawn(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', secrets, '--show-interactive-dev-session=false',
-    '--test-scheduled', '--var', 'WEBHOOKS_ALLOW_PRIVATE:true'], {
+    '--test-scheduled', '--var', 'WEBHOOKS_ALLOW_LOCALHOST:true', '--var', 'WEBHOOK_DNS_RESOLVER:off'], {
     cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   })
   server.stdout!.on('data', (d) => { serverLog += d })

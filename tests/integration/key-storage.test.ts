@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { licenses } from '../../db/schema'
+import { KEY_HINT_LENGTH, SECRET_BITS_BEYOND_HINT } from '../../server/lib/keys'
 import { rotateKeySecrets } from '../../server/services/licenses'
 import { verifyLicense } from '../../server/services/validation'
 import { Caller } from '../support/client'
-import { startWorker, TEST_SECRETS, type TestWorker } from '../support/worker'
+import { ROOT, startWorker, TEST_SECRETS, type TestWorker } from '../support/worker'
 
 let w: TestWorker
 beforeAll(async () => { w = await startWorker() })
@@ -38,6 +42,31 @@ describe('licence keys at rest', () => {
         expect(dump.includes(form), `key material found in the database: ${form.slice(0, 6)}…`).toBe(false)
       }
     }
+  })
+
+  it(`the stored hint leaves ${SECRET_BITS_BEYOND_HINT} secret bits (≥ 128) to a database copy; the upgrade shortens old hints, old keys keep working`, async () => {
+    expect(SECRET_BITS_BEYOND_HINT).toBeGreaterThanOrEqual(128)
+    const admin = new Caller(w.url)
+    await admin.login(w.admin.email, w.admin.password)
+    const { key, license } = await admin.trpc.licenses.create.mutate({ label: 'hinted' })
+    const body = key.slice(3).replace(/-/g, '')
+    const { ctx, settle } = w.context()
+    const [row] = await ctx.db.select().from(licenses).where(eq(licenses.id, license.id))
+    // Two random symbols and the check symbol, nothing more.
+    expect(row!.keyHint).toBe(body.slice(-KEY_HINT_LENGTH))
+    expect(KEY_HINT_LENGTH).toBe(3)
+    expect(license.maskedKey).toBe(`LM-•••••-•••••-•••••-•••••-•••••-••${body.slice(-3)}`)
+
+    // A licence from before the upgrade (5-symbol hint), then the real migration file applied to it.
+    await ctx.db.update(licenses).set({ keyHint: body.slice(-5) }).where(eq(licenses.id, license.id))
+    const migration = readFileSync(join(ROOT, 'db/migrations/0006_shorter_key_hints.sql'), 'utf8')
+    await w.env.DB.exec(migration.split('\n').filter(l => !l.startsWith('--')).join(' '))
+    const [after] = await ctx.db.select().from(licenses).where(eq(licenses.id, license.id))
+    expect(after!.keyHint).toBe(body.slice(-3))
+    expect((await verifyLicense(ctx, { key })).code).toBe('VALID')
+    expect((await admin.trpc.licenses.list.query({ search: body.slice(-3) })).items.map(l => l.id)).toContain(license.id)
+    expect((await ctx.db.select({ hint: licenses.keyHint }).from(licenses)).every(l => l.hint.length === KEY_HINT_LENGTH)).toBe(true)
+    await settle() // the verify call's batched event, before the worker closes
   })
 
   it('rotating the key secrets keeps every key working, in one read during the rotation', async () => {

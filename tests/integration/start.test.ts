@@ -62,6 +62,8 @@ describe('npm start', () => {
       const page = await c.fetch(`${url}/admin/users`)
       expect(page.status).toBe(200)
       expect(await page.text()).toContain('kept@example.com') // SSR through tRPC keeps the D1 binding
+      // The first start generated TOKEN_SIGNING_KEY: signed answers have a key to verify with.
+      expect((await (await fetch(`${url}/.well-known/jwks.json`)).json()).keys).toHaveLength(1)
     })
     expect(first).toMatch(/Applying migrations/)
 

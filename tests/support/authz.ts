@@ -137,6 +137,7 @@ export const CASES: MatrixCase[] = [
   { path: 'log.mine', variant: 'licenseId', type: 'query', expect: SIGNED_IN, input: f => ({ licenseId: f.ownerLicenseId, limit: 100 }), check: (r, role) => {
     if (role !== 'owner' && (r as Items).items.length) throw new Error(`log.mine listed another owner's licence events to ${role}`)
   } },
+  { path: 'log.lostEvents', type: 'query', expect: ADMIN_ONLY },
   { path: 'log.validationChart', type: 'query', expect: ADMIN_ONLY, input: f => ({ userId: f.ownerId }) },
   { path: 'log.myValidationChart', type: 'query', expect: SIGNED_IN, input: () => ({}) },
 
@@ -153,6 +154,9 @@ export const CASES: MatrixCase[] = [
   // The endpoint is disabled: once it is found, the test event is refused for that.
   { path: 'webhooks.sendTest', type: 'mutation', expect: { ...OWNED, owner: 'BAD_REQUEST', admin: 'BAD_REQUEST' }, input: f => ({ id: f.ownerWebhookId }) },
   { path: 'webhooks.replay', type: 'mutation', expect: OWNED, input: f => ({ id: f.ownerDeliveryId }) },
+
+  { path: 'settings.integration', type: 'query', expect: SIGNED_IN },
+  { path: 'settings.signing', type: 'query', expect: ADMIN_ONLY },
 
   // The web app's plain routes.
   { path: 'GET /api/log/export', type: 'http', expect: ADMIN_ONLY },

@@ -1,6 +1,5 @@
 import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
-import { isPrivateHost, webhookUrlProblem } from '../../server/lib/webhook-url'
 import { generateWebhookSecret, webhookHeaders } from '../../server/lib/webhook-signing'
 import { retryAfterMs, retrySchedule, DEFAULT_RETRY_SCHEDULE } from '../../server/services/webhook-delivery'
 
@@ -19,27 +18,6 @@ describe('webhook signing (Standard Webhooks)', () => {
     const ts = new Date()
     const mine = await webhookHeaders([a], 'msg_2', Math.floor(ts.getTime() / 1000), body)
     expect(mine['webhook-signature']).toBe(new Webhook(a).sign('msg_2', ts, body))
-  })
-})
-
-describe('webhook URL guard (SSRF)', () => {
-  it('knows private, loopback, link-local, CGNAT, unique-local and internal hosts', () => {
-    for (const h of ['127.0.0.1', '10.1.2.3', '172.31.255.255', '192.168.0.1', '169.254.169.254', '100.100.100.200', '0.0.0.0', '224.0.0.1',
-      '[::1]', '[::]', '[::ffff:7f00:1]', '[fd00:ec2::254]', '[fe80::1]', '[64:ff9b::a00:1]', 'localhost', 'a.localhost', 'db.internal', 'nas.local', 'intranet']) {
-      expect(isPrivateHost(h), h).toBe(true)
-    }
-    for (const h of ['example.com', '8.8.8.8', '172.32.0.1', '100.128.0.1', '[2606:4700::1111]', 'hooks.example.org']) {
-      expect(isPrivateHost(h), h).toBe(false)
-    }
-  })
-
-  it('requires https in production and allows localhost over http on a local install', () => {
-    expect(webhookUrlProblem('https://example.com/h', { allowPrivate: false })).toBeNull()
-    expect(webhookUrlProblem('http://example.com/h', { allowPrivate: false })).toMatch(/https/)
-    expect(webhookUrlProblem('https://2130706433/h', { allowPrivate: false })).toMatch(/private/)
-    expect(webhookUrlProblem('http://localhost:3000/h', { allowPrivate: true })).toBeNull()
-    expect(webhookUrlProblem('javascript:alert(1)', { allowPrivate: true })).not.toBeNull()
-    expect(webhookUrlProblem('https://u:p@example.com/', { allowPrivate: true })).toMatch(/credentials/)
   })
 })
 

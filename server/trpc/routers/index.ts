@@ -4,6 +4,7 @@ import { authRouter } from './auth'
 import { licensesRouter } from './licenses'
 import { logRouter } from './log'
 import { productsRouter } from './products'
+import { settingsRouter } from './settings'
 import { usersRouter } from './users'
 import { webhooksRouter } from './webhooks'
 
@@ -15,6 +16,7 @@ export const appRouter = router({
   licenses: licensesRouter,
   log: logRouter,
   webhooks: webhooksRouter,
+  settings: settingsRouter,
 })
 
 export type AppRouter = typeof appRouter

@@ -1,5 +1,6 @@
 import { listLogSchema, listMyLogSchema, myValidationChartSchema, validationChartSchema } from '../../../shared/schemas/log'
 import { ownScopeOf } from '../../services/authz'
+import { lostEventCount } from '../../services/events'
 import { listLog, validationChart } from '../../services/system-log'
 import { adminProcedure, protectedProcedure, router } from '../init'
 
@@ -14,6 +15,8 @@ export const logRouter = router({
     const { limit, cursor, ...filter } = input
     return listLog(ctx, ownScopeOf(ctx.principal), filter, { limit, cursor })
   }),
+  /** Audit events lost after every retry (server/services/events.ts): the Overview's alarm for admins. */
+  lostEvents: adminProcedure.query(({ ctx }) => lostEventCount(ctx)),
   validationChart: adminProcedure.input(validationChartSchema).query(({ ctx, input }) => validationChart(ctx, ctx.scope, input)),
   myValidationChart: protectedProcedure.input(myValidationChartSchema).query(({ ctx, input }) => validationChart(ctx, ownScopeOf(ctx.principal), input)),
 })
