@@ -195,7 +195,7 @@ export async function verifyLicense(ctx: ServiceContext, input: { key: string, f
   recordCall(ctx, 'verify', code, l, input.fingerprint !== undefined ? { fingerprint: input.fingerprint.slice(0, 64) } : undefined)
   const valid = code === 'VALID'
   const license = licenseOf(l)
-  return await finishAnswer(ctx, input, { valid, status: valid ? 'active' as const : 'inactive' as const, code, license }, { valid, license, product: null })
+  return await finishAnswer(ctx, input, { valid, status: valid ? 'active' as const : 'inactive' as const, code, license }, { valid, license, product: l.productSlug })
 }
 
 export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
@@ -212,13 +212,13 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   const blocked = stateOf(l, now)
   if (blocked) {
     recordCall(ctx, 'activate', blocked, l)
-    return await finishAnswer(ctx, input, { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }, { valid: false, license: licenseOf(l), product: null })
+    return await finishAnswer(ctx, input, { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }, { valid: false, license: licenseOf(l), product: l.productSlug })
   }
   if (l.hasDevice) {
     ctx.waitUntil(ctx.db.update(devices).set({ lastSeenAt: now, ip: ctx.audit.ip || null })
       .where(and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))).run())
     recordCall(ctx, 'activate', 'ALREADY_ACTIVATED', l, { fingerprint: input.fingerprint.slice(0, 64) })
-    return await finishAnswer(ctx, input, { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }, { valid: true, license: licenseOf(l), product: null })
+    return await finishAnswer(ctx, input, { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }, { valid: true, license: licenseOf(l), product: l.productSlug })
   }
   // Race-free: the seat check and the insert are one statement, and D1 runs statements one at a time.
   const device = { id: newId('dev'), licenseId: l.id, fingerprint: input.fingerprint, name: input.name ?? null, ip: ctx.audit.ip || null, firstSeenAt: now, lastSeenAt: now }
@@ -244,7 +244,7 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   const code: ActivateCode = added.length > 0 ? 'ACTIVATED' : after.hasDevice ? 'ALREADY_ACTIVATED' : 'DEVICE_LIMIT_REACHED'
   recordCall(ctx, 'activate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
   const activated = code !== 'DEVICE_LIMIT_REACHED'
-  return await finishAnswer(ctx, input, { activated, code, devices: devicesOf(l, after.used) }, { valid: activated, license: licenseOf(l, after.used), product: null })
+  return await finishAnswer(ctx, input, { activated, code, devices: devicesOf(l, after.used) }, { valid: activated, license: licenseOf(l, after.used), product: l.productSlug })
 }
 
 export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
