@@ -1,5 +1,15 @@
+import { scopeOf, type OwnerScope, type Principal } from '../server/services/authz'
 import type { ServiceContext } from '../server/services/context'
 import type { Parsed } from './args'
+
+/** The CLI's principal (cli/platform.ts gives every command's context CLI_PRINCIPAL). */
+export function principalOf(ctx: ServiceContext): Principal {
+  if (!ctx.principal) throw new Error('the CLI context has no principal')
+  return ctx.principal
+}
+
+/** What a command may see and touch: its principal's scope (server/services/authz.ts) — for the CLI, every owner's. */
+export const scopeOfCommand = (ctx: ServiceContext): OwnerScope => scopeOf(principalOf(ctx))
 
 /** What a command prints: `output` with --json (one JSON object), `human` otherwise. */
 export interface CommandResult { output: unknown, human: string }

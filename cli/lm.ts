@@ -9,6 +9,7 @@ import { parseArgs, str, UsageError } from './args'
 import type { Command } from './command'
 import { keyCommands } from './commands/keys'
 import { licenseCommands } from './commands/licenses'
+import { productCommands } from './commands/products'
 import { signingKeyCommands, type StandaloneCommand } from './commands/signing-keys'
 import { userCommands } from './commands/users'
 import { webhookCommands } from './commands/webhooks'
@@ -23,9 +24,16 @@ const HELP = `Usage: npm run lm -- <command> [options]
 Commands:
   user add --email E [--name N] [--role admin|user] [--password P] [--verify-limit N] [--json]
   user list [--json]
-  license create --owner EMAIL [--label L] [--expires-in D | --expires-at ISO] [--renewal D]
-                 [--max-devices N] [--metadata JSON] [--json]
-  license list [--owner EMAIL] [--json]
+  product create --owner EMAIL --name N --slug S [--expires-in D] [--renewal D] [--max-devices N]
+                 [--metadata JSON] [--json]      the options are defaults for the product's licenses
+  product list [--owner EMAIL] [--json]
+  product delete ID [--json]                      refused while licenses use it
+  license create --owner EMAIL [--product ID|SLUG] [--label L] [--expires-in D | --expires-at ISO]
+                 [--renewal D] [--max-devices N] [--metadata JSON]
+                 [--customer-email E] [--customer-name N] [--external-id X] [--json]
+                 with --product, unset options take the product's defaults
+  license list [--owner EMAIL] [--product ID|SLUG] [--customer-email E] [--external-id X]
+               [--search TEXT] [--json]
   license show KEY [--json]
   license suspend KEY | license reinstate KEY | license delete KEY   [--json]
   license renew KEY [--expires-in D | --expires-at ISO] [--json]
@@ -49,7 +57,7 @@ Global options:
 
 const GLOBAL_FLAGS = { 'json': 'boolean', 'remote': 'boolean', 'persist-to': 'string', 'secrets-file': 'string', 'help': 'boolean' } as const
 
-const COMMANDS: Record<string, Command | StandaloneCommand> = { ...userCommands, ...licenseCommands, ...keyCommands, ...signingKeyCommands, ...webhookCommands }
+const COMMANDS: Record<string, Command | StandaloneCommand> = { ...userCommands, ...productCommands, ...licenseCommands, ...keyCommands, ...signingKeyCommands, ...webhookCommands }
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createDB } from '../db/client'
 import type { AppEnv } from '../server/env'
-import { offRequestContext, type Actor } from '../server/services/context'
+import { CLI_PRINCIPAL } from '../server/services/authz'
+import { offRequestContext } from '../server/services/context'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 
@@ -67,12 +68,12 @@ export async function openPlatform(opts: PlatformOptions = {}) {
       await proxy.dispose()
       rmSync(configDir, { recursive: true, force: true })
     },
-    /** A service context for a CLI actor; `settle()` awaits background work before exit. */
-    context(actor: Actor = { type: 'cli', id: null }) {
+    /** The CLI's service context: the operator's principal (authz.ts CLI_PRINCIPAL); `settle()` awaits background work before exit. */
+    context() {
       return offRequestContext({
         db: createDB(proxy.env.DB),
         env,
-        actor,
+        principal: CLI_PRINCIPAL,
         audit: { ip: '', userAgent: 'lm-cli', country: null },
       })
     },

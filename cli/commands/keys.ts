@@ -1,12 +1,14 @@
+import { requireAdmin } from '../../server/services/authz'
 import { rotateKeySecrets } from '../../server/services/licenses'
 import { reencryptWebhookSecrets } from '../../server/services/webhooks'
-import type { Command } from '../command'
+import { principalOf, type Command } from '../command'
 
 /** `keys rotate`: rewrite digests and ciphertexts under new key secrets (docs/keys.md). */
 export const keyCommands: Record<string, Command> = {
   'keys rotate': {
     flags: {},
     prepare: () => async (ctx) => {
+      requireAdmin(principalOf(ctx))
       if (!ctx.env.KEY_HMAC_SECRET_PREVIOUS && !ctx.env.KEY_ENC_SECRET_PREVIOUS) {
         return { output: { rewritten: 0, note: 'no *_PREVIOUS secrets set: nothing to rotate' }, human: 'No KEY_*_PREVIOUS secrets are set: nothing to rotate (see docs/keys.md).' }
       }

@@ -1,82 +1,20 @@
 import type { z } from 'zod'
-import { createLicenseSchema, durationSchema, listLicensesSchema, renewLicenseSchema } from '../../shared/schemas/licenses'
+import { createLicenseSchema, listLicensesSchema, renewLicenseSchema } from '../../shared/schemas/licenses'
+import { namedOwner, ownerForCreate } from '../../server/services/authz'
 import type { ServiceContext } from '../../server/services/context'
-import { ServiceError } from '../../server/services/errors'
 import {
   createLicense, deleteLicense, findLicenseByKey, listLicenses, reinstateLicense, renewLicense, suspendLicense,
   type LicenseScope, type LicenseView,
 } from '../../server/services/licenses'
-import { findUserByEmail } from '../../server/services/users'
-import { str, UsageError, type Parsed } from '../args'
-import { table, when, type Command } from '../command'
-
-/** The CLI acts as an administrator: every licence is in scope. */
-const ADMIN: LicenseScope = { all: true }
+import { str, UsageError } from '../args'
+import { principalOf, scopeOfCommand, table, when, type Command } from '../command'
+import { duration, expiry, jsonObject, ownerByEmail, validator, wholeNumber } from '../options'
 
 /** Schema fields → the options that set them, so errors name what the user typed. */
-const OPTION_OF: Record<string, string> = {
+const validate = validator({
   label: '--label', expiresAt: '--expires-at', expiresIn: '--expires-in', renewalPeriod: '--renewal', maxDevices: '--max-devices', metadata: '--metadata',
-}
-
-function validate<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
-  const parsed = schema.safeParse(input)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]!
-  const option = OPTION_OF[String(issue.path[0])]
-  throw new UsageError(option ? `${option}: ${issue.message}` : issue.message)
-}
-
-// Option values, checked before the shared schemas see them (which then apply the web app's rules).
-
-function duration(flags: Parsed['flags'], name: string): string | undefined {
-  const value = str(flags, name)
-  if (value === undefined) return undefined
-  const d = durationSchema.safeParse(value)
-  if (!d.success) throw new UsageError(`--${name}: ${d.error.issues[0]!.message}`)
-  return d.data
-}
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i
-
-function isoDate(flags: Parsed['flags'], name: string): string | undefined {
-  const value = str(flags, name)
-  if (value === undefined) return undefined
-  if (!ISO_DATE.test(value.trim()) || Number.isNaN(Date.parse(value.trim()))) {
-    throw new UsageError(`--${name}: not an ISO 8601 date (e.g. 2027-01-31 or 2027-01-31T12:00:00Z)`)
-  }
-  return value.trim()
-}
-
-/** --expires-in D | --expires-at ISO (create and renew). */
-function expiry(flags: Parsed['flags']) {
-  if (flags['expires-in'] !== undefined && flags['expires-at'] !== undefined) {
-    throw new UsageError('give --expires-in or --expires-at, not both')
-  }
-  return { expiresIn: duration(flags, 'expires-in'), expiresAt: isoDate(flags, 'expires-at') }
-}
-
-function wholeNumber(flags: Parsed['flags'], name: string): number | undefined {
-  const value = str(flags, name)
-  if (value === undefined) return undefined
-  if (!/^\d{1,9}$/.test(value.trim())) throw new UsageError(`--${name}: a whole number`)
-  return Number(value)
-}
-
-function jsonObject(flags: Parsed['flags'], name: string): Record<string, unknown> | undefined {
-  const value = str(flags, name)
-  if (value === undefined) return undefined
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(value)
-  }
-  catch {
-    throw new UsageError(`--${name}: not valid JSON`)
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError(`--${name}: must be a JSON object, like {"tier":"pro"}`)
-  }
-  return parsed as Record<string, unknown>
-}
+  product: '--product', customerEmail: '--customer-email', customerName: '--customer-name', externalId: '--external-id',
+})
 
 /** Keys are hashed and encrypted with these: without them nothing could be found (e.g. --remote without --secrets-file). */
 function needKeySecrets(ctx: ServiceContext) {
@@ -88,13 +26,7 @@ function needKeySecrets(ctx: ServiceContext) {
 /** A licence by its key as a customer types it (the service normalises it). */
 async function byKey(ctx: ServiceContext, key: string) {
   needKeySecrets(ctx)
-  return await findLicenseByKey(ctx, ADMIN, key)
-}
-
-async function ownerByEmail(ctx: ServiceContext, email: string) {
-  const owner = await findUserByEmail(ctx, email)
-  if (!owner) throw new ServiceError('NOT_FOUND', `No user with email ${email.trim().toLowerCase()}`)
-  return owner
+  return await findLicenseByKey(ctx, scopeOfCommand(ctx), key)
 }
 
 // Human output.
@@ -110,12 +42,15 @@ function details(l: Awaited<ReturnType<typeof findLicenseByKey>>): string {
     ['Licence', l.id],
     ['Key', l.maskedKey],
     ['Owner', l.ownerEmail ?? l.ownerId],
+    ['Product', l.product ? `${l.product.name} (${l.product.slug})` : 'none'],
     ['Label', l.label || '—'],
     ['Status', l.displayStatus],
     ['Expires', when(l.expiresAt)],
     ['Renewal', l.renewalPeriod ?? 'none'],
     ['Devices', devices(l)],
     ['Metadata', JSON.stringify(l.metadata)],
+    ['Customer', [l.customerName, l.customerEmail].filter(Boolean).join(' · ') || '—'],
+    ['External id', l.externalId ?? '—'],
     ['Created', when(l.createdAt)],
   ])
   if (l.devices.length === 0) return lines
@@ -125,22 +60,32 @@ function details(l: Awaited<ReturnType<typeof findLicenseByKey>>): string {
 
 // The commands.
 
+const CUSTOMER_FLAGS = { 'customer-email': 'string', 'customer-name': 'string', 'external-id': 'string' } as const
+
 const create: Command = {
-  flags: { 'owner': 'string', 'label': 'string', 'expires-in': 'string', 'expires-at': 'string', 'renewal': 'string', 'max-devices': 'string', 'metadata': 'string' },
+  flags: {
+    'owner': 'string', 'product': 'string', 'label': 'string', 'expires-in': 'string', 'expires-at': 'string', 'renewal': 'string',
+    'max-devices': 'string', 'metadata': 'string', ...CUSTOMER_FLAGS,
+  },
   prepare({ flags }) {
     const email = str(flags, 'owner')
     if (!email) throw new UsageError('license create needs --owner EMAIL')
+    // Unset options stay unset, so a --product's defaults fill them.
     const input = validate(createLicenseSchema, {
+      product: str(flags, 'product'),
       label: str(flags, 'label'),
       ...expiry(flags),
       renewalPeriod: duration(flags, 'renewal'),
       maxDevices: wholeNumber(flags, 'max-devices'),
       metadata: jsonObject(flags, 'metadata'),
+      customerEmail: str(flags, 'customer-email'),
+      customerName: str(flags, 'customer-name'),
+      externalId: str(flags, 'external-id'),
     })
     return async (ctx) => {
       needKeySecrets(ctx)
       const owner = await ownerByEmail(ctx, email)
-      const { license, key } = await createLicense(ctx, owner.id, input)
+      const { license, key } = await createLicense(ctx, ownerForCreate(principalOf(ctx), owner.id), input)
       const view = { ...license, ownerEmail: owner.email }
       return {
         output: { key, ...view },
@@ -151,23 +96,33 @@ const create: Command = {
 }
 
 const list: Command = {
-  flags: { owner: 'string' },
-  prepare: ({ flags }) => async (ctx) => {
-    const email = str(flags, 'owner')
-    const ownerId = email === undefined ? undefined : (await ownerByEmail(ctx, email)).id
-    const all: LicenseView[] = []
-    let cursor: string | undefined
-    do {
-      const page = await listLicenses(ctx, ADMIN, validate(listLicensesSchema, { ownerId, limit: 100, cursor }))
-      all.push(...page.items)
-      cursor = page.nextCursor ?? undefined
-    } while (cursor)
-    const rows = all.map(l => [l.maskedKey, l.displayStatus, when(l.expiresAt), devices(l), l.ownerEmail ?? l.ownerId, l.label])
-    return {
-      output: { licenses: all },
-      human: all.length === 0 ? 'No licences.' : table([['KEY', 'STATUS', 'EXPIRES', 'DEVICES', 'OWNER', 'LABEL'], ...rows]),
+  flags: { 'owner': 'string', 'product': 'string', 'customer-email': 'string', 'external-id': 'string', 'search': 'string' },
+  prepare: ({ flags }) => {
+    const filter = validate(listLicensesSchema, {
+      product: str(flags, 'product'), customerEmail: str(flags, 'customer-email'), externalId: str(flags, 'external-id'), search: str(flags, 'search'),
+    })
+    return async (ctx) => {
+      const email = str(flags, 'owner')
+      const ownerId = namedOwner(principalOf(ctx), email === undefined ? undefined : (await ownerByEmail(ctx, email)).id)
+      return await listAll(ctx, { ...filter, ownerId })
     }
   },
+}
+
+/** Every page of a filtered list, and its table. */
+async function listAll(ctx: ServiceContext, filter: Omit<z.output<typeof listLicensesSchema>, 'limit' | 'cursor'>) {
+  const all: LicenseView[] = []
+  let cursor: string | undefined
+  do {
+    const page = await listLicenses(ctx, scopeOfCommand(ctx), { ...filter, limit: 100, cursor })
+    all.push(...page.items)
+    cursor = page.nextCursor ?? undefined
+  } while (cursor)
+  const rows = all.map(l => [l.maskedKey, l.displayStatus, when(l.expiresAt), devices(l), l.ownerEmail ?? l.ownerId, l.product?.slug ?? '—', l.customerEmail ?? '—', l.label])
+  return {
+    output: { licenses: all },
+    human: all.length === 0 ? 'No licences.' : table([['KEY', 'STATUS', 'EXPIRES', 'DEVICES', 'OWNER', 'PRODUCT', 'CUSTOMER', 'LABEL'], ...rows]),
+  }
 }
 
 const show: Command = {
@@ -186,7 +141,7 @@ function lifecycle(verb: string, change: (ctx: ServiceContext, scope: LicenseSco
     positionals: ['KEY'],
     prepare: ({ positionals: [key] }) => async (ctx) => {
       const found = await byKey(ctx, key!)
-      const view = { ...await change(ctx, ADMIN, found.id), ownerEmail: found.ownerEmail }
+      const view = { ...await change(ctx, scopeOfCommand(ctx), found.id), ownerEmail: found.ownerEmail }
       return { output: view, human: `${verb} ${summary(view)}` }
     },
   }
@@ -200,7 +155,7 @@ const renew: Command = {
     const input = validate(renewLicenseSchema, { id: 'lic_0', ...expiry(flags) })
     return async (ctx) => {
       const found = await byKey(ctx, key!)
-      const view = { ...await renewLicense(ctx, ADMIN, { ...input, id: found.id }), ownerEmail: found.ownerEmail }
+      const view = { ...await renewLicense(ctx, scopeOfCommand(ctx), { ...input, id: found.id }), ownerEmail: found.ownerEmail }
       return { output: view, human: `Renewed ${summary(view)} (was ${when(found.expiresAt)})` }
     }
   },
@@ -211,7 +166,7 @@ const remove: Command = {
   positionals: ['KEY'],
   prepare: ({ positionals: [key] }) => async (ctx) => {
     const found = await byKey(ctx, key!)
-    await deleteLicense(ctx, ADMIN, found.id)
+    await deleteLicense(ctx, scopeOfCommand(ctx), found.id)
     return { output: { ok: true, id: found.id }, human: `Deleted ${found.maskedKey} (${found.id})` }
   },
 }

@@ -1,9 +1,10 @@
 import type { z } from 'zod'
 import { createUserSchema } from '../../shared/schemas/users'
-import { createUser, listUsers } from '../../server/services/users'
+import { requireAdmin } from '../../server/services/authz'
 import type { ServiceContext } from '../../server/services/context'
+import { createUser, listUsers } from '../../server/services/users'
 import { str, UsageError, type Parsed } from '../args'
-import type { Command } from '../command'
+import { principalOf, type Command } from '../command'
 
 export const userFlags = { email: 'string', name: 'string', role: 'string', password: 'string', 'verify-limit': 'string' } as const
 
@@ -23,10 +24,12 @@ export async function userAdd(ctx: ServiceContext, { flags }: Parsed) {
     verifyLimitPerMinute: limit === undefined ? undefined : Number(limit),
   })
   if (!parsed.success) throw new UsageError(firstIssue(parsed.error))
+  requireAdmin(principalOf(ctx))
   return await createUser(ctx, parsed.data)
 }
 
 export async function userList(ctx: ServiceContext) {
+  requireAdmin(principalOf(ctx))
   const all = []
   let cursor: string | undefined
   do {

@@ -1,20 +1,10 @@
 import { createWebhookSchema, WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../shared/schemas/webhooks'
 import { idSchema } from '../../shared/schemas/common'
-import type { ServiceContext } from '../../server/services/context'
-import { ServiceError } from '../../server/services/errors'
-import { findUserByEmail } from '../../server/services/users'
-import { createWebhook, deleteWebhook, listWebhooks, type WebhookScope, type WebhookView } from '../../server/services/webhooks'
+import { namedOwner, ownerForCreate } from '../../server/services/authz'
+import { createWebhook, deleteWebhook, listWebhooks, type WebhookView } from '../../server/services/webhooks'
 import { str, UsageError } from '../args'
-import { table, when, type Command } from '../command'
-
-/** The CLI acts as an administrator: every endpoint is in scope. */
-const ADMIN: WebhookScope = { all: true }
-
-async function ownerByEmail(ctx: ServiceContext, email: string) {
-  const owner = await findUserByEmail(ctx, email)
-  if (!owner) throw new ServiceError('NOT_FOUND', `No user with email ${email.trim().toLowerCase()}`)
-  return owner
-}
+import { principalOf, scopeOfCommand, table, when, type Command } from '../command'
+import { ownerByEmail } from '../options'
 
 /** --events TYPE,TYPE… (absent = all events). */
 function eventTypes(value: string | undefined): { allEvents: boolean, eventTypes: WebhookEventType[] } {
@@ -42,7 +32,7 @@ export const webhookCommands: Record<string, Command> = {
       }
       return async (ctx) => {
         const owner = await ownerByEmail(ctx, email)
-        const { webhook, secret } = await createWebhook(ctx, owner.id, parsed.data)
+        const { webhook, secret } = await createWebhook(ctx, ownerForCreate(principalOf(ctx), owner.id), parsed.data)
         return {
           output: { ...webhook, secret },
           human: [
@@ -59,7 +49,7 @@ export const webhookCommands: Record<string, Command> = {
     prepare: ({ flags }) => async (ctx) => {
       const email = str(flags, 'owner')
       const owner = email ? await ownerByEmail(ctx, email) : undefined
-      const items = await listWebhooks(ctx, ADMIN, { ownerId: owner?.id })
+      const items = await listWebhooks(ctx, scopeOfCommand(ctx), { ownerId: namedOwner(principalOf(ctx), owner?.id) })
       return {
         output: { items },
         human: items.length
@@ -75,7 +65,7 @@ export const webhookCommands: Record<string, Command> = {
       const id = idSchema.safeParse(positionals[0])
       if (!id.success || !id.data.startsWith('whk_')) throw new UsageError(`not a webhook id: ${positionals[0]} (see: webhook list)`)
       return async (ctx) => {
-        await deleteWebhook(ctx, ADMIN, id.data)
+        await deleteWebhook(ctx, scopeOfCommand(ctx), id.data)
         return { output: { id: id.data, removed: true }, human: `Removed webhook ${id.data}.` }
       }
     },

@@ -2,7 +2,8 @@ import { sql } from 'drizzle-orm'
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import { id } from './columns'
 
-export const ACTOR_TYPES = ['user', 'cli', 'api', 'system', 'anonymous'] as const
+/** Who acted: a signed-in user, an API token (by its id), the CLI, the public API, a scheduled job, or nobody signed in. */
+export const ACTOR_TYPES = ['user', 'token', 'cli', 'api', 'system', 'anonymous'] as const
 export type ActorType = (typeof ACTOR_TYPES)[number]
 
 /**

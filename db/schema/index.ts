@@ -1,6 +1,7 @@
 export * from './users'
 export * from './sessions'
 export * from './events'
+export * from './products'
 export * from './licenses'
 export * from './webhooks'
 export * from './auth-attempts'

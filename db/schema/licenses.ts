@@ -1,6 +1,7 @@
 import { relations, sql } from 'drizzle-orm'
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 import { id, timestamps } from './columns'
+import { products } from './products'
 import { users } from './users'
 
 export const LICENSE_STATUSES = ['active', 'suspended'] as const
@@ -13,6 +14,8 @@ export type LicenseStatus = (typeof LICENSE_STATUSES)[number]
 export const licenses = sqliteTable('licenses', {
   id: id(),
   ownerId: text('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** The owner's product this licence is for; null = none. A product with licences cannot be deleted. */
+  productId: text('product_id').references(() => products.id),
   label: text('label').notNull().default(''),
   keyDigest: text('key_digest').notNull(),
   keyCiphertext: text('key_ciphertext').notNull(),
@@ -32,11 +35,23 @@ export const licenses = sqliteTable('licenses', {
    */
   expiringNotifiedFor: integer('expiring_notified_for', { mode: 'timestamp_ms' }),
   expiredNotifiedFor: integer('expired_notified_for', { mode: 'timestamp_ms' }),
+  /**
+   * The seller's bookkeeping (e.g. the order or subscription in their payment system): searchable
+   * in the dashboard, CLI and management API, never in a public answer, a token or an event detail.
+   * customerEmail is stored trimmed and lower-cased; externalId is unique per owner when set.
+   */
+  customerEmail: text('customer_email'),
+  customerName: text('customer_name'),
+  externalId: text('external_id'),
   ...timestamps,
 }, t => [
   uniqueIndex('licenses_key_digest_unique').on(t.keyDigest),
   index('licenses_owner_created_idx').on(t.ownerId, t.createdAt),
   index('licenses_created_idx').on(t.createdAt),
+  // Per-product lists and counts (and the "is this product in use" check of a delete).
+  index('licenses_product_created_idx').on(t.productId, t.createdAt).where(sql`"product_id" is not null`),
+  uniqueIndex('licenses_owner_external_id_unique').on(t.ownerId, t.externalId).where(sql`"external_id" is not null`),
+  index('licenses_customer_email_idx').on(t.customerEmail).where(sql`"customer_email" is not null`),
   // The expiry cron's scans: only licences with an announcement still due are in these indexes.
   index('licenses_expiring_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expiring_notified_for" is not "expires_at"`),
   index('licenses_expired_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expired_notified_for" is not "expires_at"`),
@@ -55,6 +70,7 @@ export const devices = sqliteTable('devices', {
 
 export const licensesRelations = relations(licenses, ({ one, many }) => ({
   owner: one(users, { fields: [licenses.ownerId], references: [users.id] }),
+  product: one(products, { fields: [licenses.productId], references: [products.id] }),
   devices: many(devices),
 }))
 

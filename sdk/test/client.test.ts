@@ -7,6 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { generateSigningKey } from '../../scripts/lib/dev-vars'
 import { api, seedLicense, seedOwner, setLicense } from '../../tests/support/licenses'
 import { startWorker, TEST_SECRETS, type TestWorker } from '../../tests/support/worker'
+import { createProduct } from '../../server/services/products'
+import { createProductSchema } from '../../shared/schemas/products'
 import { FileStorage } from '../dist/file.js'
 import { LicenseClient, MemoryStorage, type LicenseClientOptions } from '../dist/index.js'
 import { TestProxy } from './support/proxy'
@@ -216,8 +218,15 @@ describe('attacks: the SDK refuses', () => {
   })
 
   it('a token for another product', async () => {
-    const { key } = await license()
-    // This server knows no products yet: its token says product null, the app asked for "desktop".
+    const { ctx } = w.context()
+    const mobile = await createProduct(ctx, owner.id, createProductSchema.parse({ name: 'Mobile', slug: `mobile-${Date.now()}` }))
+    const { key } = await license({ product: mobile.id })
+    // Honest server: the key is for another product, so the answer is PRODUCT_MISMATCH (never signed).
+    expect(await client({ product: 'desktop' }).verify(key)).toMatchObject({ valid: false, code: 'PRODUCT_MISMATCH', offline: false })
+    expect(await client({ product: mobile.slug }).verify(key)).toMatchObject({ valid: true, code: 'VALID', product: mobile.slug })
+    // An attacker drops "product" from the request: the server signs a genuine VALID token for the
+    // key's own product, which the app (asking for "desktop") refuses by its product claim.
+    proxy.rewriteRequest = (_path, body) => JSON.stringify({ ...JSON.parse(body), product: undefined })
     const r = await client({ product: 'desktop' }).verify(key)
     expect(r).toMatchObject({ valid: false, code: 'INVALID_RESPONSE', error: { message: 'the token is for another product' } })
   })

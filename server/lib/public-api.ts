@@ -50,17 +50,18 @@ export function isJsonContentType(value: string | null): boolean {
   return type === 'application/json'
 }
 
-export interface Fields { key: string, fingerprint?: string, name?: string, nonce?: string, signed?: boolean }
-type StringField = 'key' | 'fingerprint' | 'name' | 'nonce'
+/** `product`: the slug of the product the calling application is (PRODUCT_MISMATCH when the licence is not for it). */
+export interface Fields { key: string, fingerprint?: string, name?: string, product?: string, nonce?: string, signed?: boolean }
+type StringField = 'key' | 'fingerprint' | 'name' | 'product' | 'nonce'
 
 const FIELD_RULES: Record<Route, { required: StringField[], optional: StringField[] }> = {
   verify: { required: ['key'], optional: ['fingerprint'] },
   activate: { required: ['key', 'fingerprint'], optional: ['name'] },
   deactivate: { required: ['key', 'fingerprint'], optional: [] },
 }
-/** Optional on every route: a nonce to echo, and `signed` for a signed token (docs/offline.md). */
-const COMMON_OPTIONAL: StringField[] = ['nonce']
-const MAX_LENGTH: Record<StringField, number> = { key: 256, fingerprint: 256, name: 128, nonce: 128 }
+/** Optional on every route: the caller's product, a nonce to echo, and `signed` for a signed token (docs/offline.md). */
+const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']
+const MAX_LENGTH: Record<StringField, number> = { key: 256, fingerprint: 256, name: 128, product: 256, nonce: 128 }
 
 /** Parse and check a body for a route: an object whose fields are non-empty strings within limits. */
 export function parseBody(route: Route, text: string): Fields {

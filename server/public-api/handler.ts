@@ -8,7 +8,7 @@ import { countingD1, d1CountHeaders, d1CountingOn } from '../lib/d1-count'
 import { d1FaultsOn, faultyD1 } from '../lib/d1-faults'
 import { ipLimitKey } from '../lib/ip'
 import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
-import { logBackgroundError, type ServiceContext } from '../services/context'
+import { createServiceContext, logBackgroundError } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
 import { JWKS_API_PATH, jwksResponse } from './jwks'
@@ -125,21 +125,21 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (!text) throw new ApiError('BAD_REQUEST', 'Body is empty')
     const fields = parseBody(route, text)
 
-    const ctx: ServiceContext = {
+    const ctx = createServiceContext({
       db: dbFor(env.DB),
       env,
       actor: { type: 'api', id: null },
       audit: auditInfoOf(request.headers, (request as { cf?: unknown }).cf),
       waitUntil: p => waitUntil(p.catch(logBackgroundError)),
       origin: originOf(request.url),
-    }
+    })
     const lim = limiter ?? undefined
     let body: unknown
     const answer = { nonce: fields.nonce, signed: fields.signed }
     switch (route) {
-      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint, ...answer }, lim); break
-      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name, ...answer }, lim); break
-      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, ...answer }, lim); break
+      case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint, product: fields.product, ...answer }, lim); break
+      case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name, product: fields.product, ...answer }, lim); break
+      case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, product: fields.product, ...answer }, lim); break
     }
     return json(200, body, limiter?.state ? rateLimitHeaders(limiter.state) : {})
   }

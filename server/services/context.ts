@@ -1,6 +1,7 @@
 import type { DB } from '../../db/client'
 import type { ActorType } from '../../db/schema'
 import type { AppEnv } from '../env'
+import { actorOf, type Principal } from './authz'
 
 export interface Actor { type: ActorType, id: string | null }
 export interface AuditInfo { ip: string, userAgent: string, country: string | null }
@@ -9,6 +10,12 @@ export interface AuditInfo { ip: string, userAgent: string, country: string | nu
 export interface ServiceContext {
   db: DB
   env: AppEnv
+  /**
+   * Who is asking (server/services/authz.ts); null for callers that are no one in particular: the
+   * public API, scheduled jobs, a visitor who is not signed in.
+   */
+  principal: Principal | null
+  /** How the caller appears in the audit log (derived from the principal). */
   actor: Actor
   audit: AuditInfo
   /** Run work after the response (Workers waitUntil); the CLI awaits it instead. */
@@ -25,13 +32,27 @@ export interface ServiceContext {
 
 export const nowOf = (ctx: Pick<ServiceContext, 'now'>) => (ctx.now ? ctx.now() : new Date())
 
+export interface ServiceContextParts extends Omit<ServiceContext, 'principal' | 'actor'> {
+  principal?: Principal | null
+  /** Only for callers without a principal: the public API (`api`), scheduled jobs (`system`). */
+  actor?: Actor
+}
+
+const ANONYMOUS: Actor = { type: 'anonymous', id: null }
+
+/** The one builder of a service context, for every door: the actor follows from the principal. */
+export function createServiceContext(parts: ServiceContextParts): ServiceContext {
+  const principal = parts.principal ?? null
+  return { ...parts, principal, actor: principal ? actorOf(principal) : parts.actor ?? ANONYMOUS }
+}
+
 /**
  * A context for work outside a request (CLI, cron): `waitUntil` work is collected and
  * `settle()` awaits it before the process or the scheduled event ends.
  */
-export function offRequestContext(base: Omit<ServiceContext, 'waitUntil'>) {
+export function offRequestContext(parts: Omit<ServiceContextParts, 'waitUntil'>) {
   const pending: Promise<unknown>[] = []
-  const ctx: ServiceContext = { webhookDelivery: 'cron', ...base, waitUntil: p => void pending.push(p) }
+  const ctx = createServiceContext({ webhookDelivery: 'cron', ...parts, waitUntil: p => void pending.push(p) })
   return { ctx, settle: () => Promise.all(pending) }
 }
 

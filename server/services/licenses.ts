@@ -1,35 +1,43 @@
 import { and, desc, eq, exists, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
-import { devices, events, licenses, users, type License } from '../../db/schema'
+import { devices, events, licenses, products, users, type License } from '../../db/schema'
 import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
+import { isProductId } from '../../shared/schemas/common'
 import { addDuration, parseDuration } from '../lib/duration'
 import { changesAnything } from '../lib/insert-where'
 import { decryptKey, encryptKey, generateKey, keyDigest, keyHintOf, maskedKeyOf, normalizeKey } from '../lib/keys'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
+import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventWhere } from './events'
+import { findOwnersProduct } from './products'
 import { redactForOwner } from './system-log'
 import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
-/** Who may touch which licences: a user their own (in the WHERE clause), admins and the CLI all. */
-export type LicenseScope = { ownerId: string } | { all: true }
+/** Whose licences a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
+export type LicenseScope = OwnerScope
 
 const inScope = (scope: LicenseScope, id?: string): SQL | undefined => and(
   id ? eq(licenses.id, id) : undefined,
-  'ownerId' in scope ? eq(licenses.ownerId, scope.ownerId) : undefined,
+  ownedBy(scope, licenses.ownerId),
 )
 
 export type LicenseView = ReturnType<typeof licenseView>
 
+/** A licence's product as views show it. */
+export interface ProductRef { id: string, slug: string, name: string }
+
 /** A licence as the web app and CLI see it: never the digest or ciphertext. */
-export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail?: string | null }, now: Date) {
+export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail?: string | null, product?: ProductRef | null }, now: Date) {
   const expired = l.expiresAt !== null && l.expiresAt.getTime() <= now.getTime()
   return {
     id: l.id,
     ownerId: l.ownerId,
     ownerEmail: extra.ownerEmail ?? null,
+    productId: l.productId,
+    product: l.productId && extra.product?.id === l.productId ? extra.product : null,
     label: l.label,
     maskedKey: maskedKeyOf(l.keyHint),
     status: l.status,
@@ -40,9 +48,28 @@ export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail
     devicesUsed: extra.devicesUsed,
     metadata: l.metadata,
     renewalPeriod: l.renewalPeriod,
+    customerEmail: l.customerEmail,
+    customerName: l.customerName,
+    externalId: l.externalId,
     createdAt: l.createdAt,
     updatedAt: l.updatedAt,
   }
+}
+
+/** The product columns of a query that left-joins products (null members when there is none). */
+const productRef = { id: products.id, slug: products.slug, name: products.name }
+const refOf = (p: { id: string | null, slug: string | null, name: string | null } | null): ProductRef | null =>
+  p?.id ? { id: p.id, slug: p.slug!, name: p.name! } : null
+
+const EXTERNAL_ID_TAKEN = 'Another license of this owner has this external id'
+const externalIdTaken = () => new ServiceError('CONFLICT', EXTERNAL_ID_TAKEN, { externalId: [EXTERNAL_ID_TAKEN] })
+const isExternalIdViolation = (error: unknown) =>
+  /UNIQUE constraint failed: licenses\.owner_id, licenses\.external_id/.test(String((error as Error)?.message ?? error))
+
+async function externalIdInUse(ctx: ServiceContext, ownerId: string, externalId: string, exceptId?: string) {
+  const [row] = await ctx.db.select({ id: licenses.id }).from(licenses)
+    .where(and(eq(licenses.ownerId, ownerId), eq(licenses.externalId, externalId), exceptId ? sql`${licenses.id} <> ${exceptId}` : undefined)).limit(1)
+  return !!row
 }
 
 const devicesUsed = sql<number>`(select count(*) from devices d where d.license_id = licenses.id)`.as('devices_used')
@@ -56,35 +83,56 @@ function licenseEvent(type: string, l: Pick<License, 'id' | 'ownerId'>, detail?:
   return { type, outcome: 'success', subjectType: 'license', subjectId: l.id, ownerId: l.ownerId, detail }
 }
 
+/**
+ * Create a licence for `ownerId`. With a product (one of the owner's, by id or slug), each field the
+ * input leaves unset takes the product's default (docs/products.md).
+ */
 export async function createLicense(ctx: ServiceContext, ownerId: string, input: z.output<typeof createLicenseSchema>) {
   const [owner] = await ctx.db.select({ id: users.id }).from(users).where(eq(users.id, ownerId)).limit(1)
   if (!owner) throw new ServiceError('BAD_REQUEST', 'No such owner', { ownerId: ['No such user'] })
+  const product = input.product ? await findOwnersProduct(ctx, ownerId, input.product) : null
+  if (input.externalId && await externalIdInUse(ctx, ownerId, input.externalId)) throw externalIdTaken()
+  const defaults = product?.defaults ?? {}
+  const expiryUnset = input.expiresAt === undefined && input.expiresIn === undefined
   const now = nowOf(ctx)
   const { key, body } = generateKey()
   const row = {
     id: newId('lic'),
     ownerId,
+    productId: product?.id ?? null,
     label: input.label,
     keyDigest: await keyDigest(ctx.env.KEY_HMAC_SECRET, body),
     keyCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, body),
     keyHint: keyHintOf(body),
     status: 'active' as const,
-    expiresAt: expiryFrom(now, input),
-    maxDevices: input.maxDevices ?? null,
-    metadata: input.metadata,
-    renewalPeriod: input.renewalPeriod ?? null,
+    expiresAt: expiryUnset && defaults.expiresIn ? addDuration(now, parseDuration(defaults.expiresIn)!) : expiryFrom(now, input),
+    maxDevices: input.maxDevices === undefined ? defaults.maxDevices ?? null : input.maxDevices,
+    metadata: input.metadata ?? defaults.metadata ?? {},
+    renewalPeriod: input.renewalPeriod === undefined ? defaults.renewalPeriod ?? null : input.renewalPeriod,
     expiringNotifiedFor: null,
     expiredNotifiedFor: null,
+    customerEmail: input.customerEmail ?? null,
+    customerName: input.customerName ?? null,
+    externalId: input.externalId ?? null,
     createdAt: now,
     updatedAt: now,
   }
-  const [, , outbox] = await ctx.db.batch([
-    ctx.db.insert(licenses).values(row),
-    recordEvent(ctx, licenseEvent('license.created', row, { label: row.label, expiresAt: row.expiresAt?.toISOString() ?? null, maxDevices: row.maxDevices })),
-    outboxInsert(ctx, { type: 'license.created', licenseId: row.id }),
-  ])
+  let outbox: { id: string }[]
+  try {
+    [, , outbox] = await ctx.db.batch([
+      ctx.db.insert(licenses).values(row),
+      // Never a customer field in an event (they are the seller's customers' personal data).
+      recordEvent(ctx, licenseEvent('license.created', row, { label: row.label, product: product?.slug ?? null, expiresAt: row.expiresAt?.toISOString() ?? null, maxDevices: row.maxDevices })),
+      outboxInsert(ctx, { type: 'license.created', licenseId: row.id }),
+    ])
+  }
+  catch (error) {
+    // Two creations racing on one external id: the unique index decides, and the batch wrote nothing.
+    if (isExternalIdViolation(error)) throw externalIdTaken()
+    throw error
+  }
   deliverAfterCommit(ctx, outbox)
-  return { license: licenseView(row, { devicesUsed: 0 }, now), key }
+  return { license: licenseView(row, { devicesUsed: 0, product: product && { id: product.id, slug: product.slug, name: product.name } }, now), key }
 }
 
 export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof listLicensesSchema>) {
@@ -104,13 +152,27 @@ export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, inp
         ? and(eq(licenses.status, 'active'), or(isNull(licenses.expiresAt), gt(licenses.expiresAt, now)))
         : undefined
   const rows = await ctx.db
-    .select({ license: licenses, devicesUsed, ownerEmail: users.email })
+    .select({ license: licenses, devicesUsed, ownerEmail: users.email, product: productRef })
     .from(licenses)
     .innerJoin(users, eq(users.id, licenses.ownerId))
+    .leftJoin(products, eq(products.id, licenses.productId))
     .where(and(
       inScope(scope),
       input.ownerId ? eq(licenses.ownerId, input.ownerId) : undefined,
-      term ? or(sql`lower(${licenses.label}) like ${term} escape '\\'`, sql`${users.email} like ${term} escape '\\'`, eq(licenses.keyHint, input.search!.toUpperCase())) : undefined,
+      input.product ? (isProductId(input.product) ? eq(licenses.productId, input.product) : eq(products.slug, input.product)) : undefined,
+      input.customerEmail ? eq(licenses.customerEmail, input.customerEmail) : undefined,
+      input.externalId ? eq(licenses.externalId, input.externalId) : undefined,
+      term
+        ? or(
+            sql`lower(${licenses.label}) like ${term} escape '\\'`,
+            // Only an admin's list searches owners' emails (a user's are all their own).
+            'ownerId' in scope ? undefined : sql`${users.email} like ${term} escape '\\'`,
+            sql`${licenses.customerEmail} like ${term} escape '\\'`,
+            sql`lower(${licenses.customerName}) like ${term} escape '\\'`,
+            sql`lower(${licenses.externalId}) like ${term} escape '\\'`,
+            eq(licenses.keyHint, input.search!.toUpperCase()),
+          )
+        : undefined,
       statusFilter,
       cursor,
     ))
@@ -119,7 +181,7 @@ export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, inp
   const page = rows.slice(0, input.limit)
   const last = page.at(-1)?.license
   return {
-    items: page.map(r => licenseView(r.license, { devicesUsed: r.devicesUsed, ownerEmail: r.ownerEmail }, now)),
+    items: page.map(r => licenseView(r.license, { devicesUsed: r.devicesUsed, ownerEmail: r.ownerEmail, product: refOf(r.product) }, now)),
     nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null,
   }
 }
@@ -133,8 +195,9 @@ async function findInScope(ctx: ServiceContext, scope: LicenseScope, id: string)
 /** A licence with its devices and recent events (the detail page). */
 export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
   const now = nowOf(ctx)
-  const [row] = await ctx.db.select({ license: licenses, devicesUsed, ownerEmail: users.email })
-    .from(licenses).innerJoin(users, eq(users.id, licenses.ownerId)).where(inScope(scope, id)).limit(1)
+  const [row] = await ctx.db.select({ license: licenses, devicesUsed, ownerEmail: users.email, product: productRef })
+    .from(licenses).innerJoin(users, eq(users.id, licenses.ownerId)).leftJoin(products, eq(products.id, licenses.productId))
+    .where(inScope(scope, id)).limit(1)
   if (!row) throw notFound('Licence')
   const [deviceRows, eventRows] = await ctx.db.batch([
     ctx.db.select().from(devices).where(eq(devices.licenseId, id)).orderBy(desc(devices.lastSeenAt)).limit(500),
@@ -144,7 +207,7 @@ export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: s
   // Its owner sees what an administrator did as "an administrator", without their IP or id.
   const shown = eventRows.map(e => ('ownerId' in scope ? redactForOwner(e, scope.ownerId) : { ...e, actorLabel: e.actorType }))
   return {
-    ...licenseView(row.license, { devicesUsed: row.devicesUsed, ownerEmail: row.ownerEmail }, now),
+    ...licenseView(row.license, { devicesUsed: row.devicesUsed, ownerEmail: row.ownerEmail, product: refOf(row.product) }, now),
     devices: deviceRows.map(d => ({ id: d.id, fingerprint: d.fingerprint, name: d.name, ip: d.ip, firstSeenAt: d.firstSeenAt, lastSeenAt: d.lastSeenAt })),
     events: shown.map(({ actorId: _, ...e }) => e),
   }
@@ -191,31 +254,55 @@ async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, chan
   const before = await findInScope(ctx, scope, id)
   const now = nowOf(ctx)
   const viewOf = async (l: License) => {
-    const [{ n } = { n: 0 }] = await ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(eq(devices.licenseId, id))
-    return licenseView(l, { devicesUsed: n }, now)
+    const [[count], [product]] = await ctx.db.batch([
+      ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(eq(devices.licenseId, id)),
+      ctx.db.select(productRef).from(products).where(eq(products.id, l.productId ?? '')).limit(1),
+    ])
+    return licenseView(l, { devicesUsed: count?.n ?? 0, product: product ?? null }, now)
   }
   if (Object.keys(changes).length === 0) return await viewOf(before)
   const target = and(inScope(scope, id), changesAnything(licenses, changes))
   const event = recordEventWhere(ctx, licenseEvent(eventType, before, detail), exists(ctx.db.select({ one: sql`1` }).from(licenses).where(target)))
-  const [, updated, outbox] = await ctx.db.batch([
-    event.insert,
-    ctx.db.update(licenses).set({ ...changes, updatedAt: now }).where(target).returning(),
-    outboxInsert(ctx, { type: eventType, licenseId: id, data: detail, onlyWithEvent: event.id }),
-  ])
+  let updated: License[], outbox: { id: string }[]
+  try {
+    [, updated, outbox] = await ctx.db.batch([
+      event.insert,
+      ctx.db.update(licenses).set({ ...changes, updatedAt: now }).where(target).returning(),
+      outboxInsert(ctx, { type: eventType, licenseId: id, data: detail, onlyWithEvent: event.id }),
+    ])
+  }
+  catch (error) {
+    // The unique index decides a race for the same externalId: nothing of the batch is written.
+    if (isExternalIdViolation(error)) throw externalIdTaken()
+    throw error
+  }
   // Nothing to change (already so), or gone meanwhile (NOT_FOUND).
   if (!updated[0]) return await viewOf(await findInScope(ctx, scope, id))
   deliverAfterCommit(ctx, outbox)
   return await viewOf(updated[0])
 }
 
+const CUSTOMER_FIELDS = new Set(['customerEmail', 'customerName', 'externalId'])
+
 export async function updateLicense(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof updateLicenseSchema>) {
   const changes: Partial<License> = {}
+  if (input.product !== undefined || input.externalId) {
+    const before = await findInScope(ctx, scope, input.id)
+    // A licence's product is always one of its owner's.
+    if (input.product !== undefined) changes.productId = input.product === null ? null : (await findOwnersProduct(ctx, before.ownerId, input.product)).id
+    if (input.externalId && await externalIdInUse(ctx, before.ownerId, input.externalId, before.id)) throw externalIdTaken()
+  }
+  if (input.customerEmail !== undefined) changes.customerEmail = input.customerEmail
+  if (input.customerName !== undefined) changes.customerName = input.customerName
+  if (input.externalId !== undefined) changes.externalId = input.externalId
   if (input.label !== undefined) changes.label = input.label
   if (input.maxDevices !== undefined) changes.maxDevices = input.maxDevices
   if (input.metadata !== undefined) changes.metadata = input.metadata
   if (input.renewalPeriod !== undefined) changes.renewalPeriod = input.renewalPeriod
   if (input.expiresAt !== undefined) changes.expiresAt = input.expiresAt
-  return await mutate(ctx, scope, input.id, changes, 'license.updated', { changed: Object.keys(changes) })
+  // Which fields changed, never their values; the customer fields only as "customer".
+  const changed = [...new Set(Object.keys(changes).map(k => (CUSTOMER_FIELDS.has(k) ? 'customer' : k === 'productId' ? 'product' : k)))]
+  return await mutate(ctx, scope, input.id, changes, 'license.updated', { changed })
 }
 
 export async function suspendLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {

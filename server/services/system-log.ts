@@ -5,11 +5,12 @@ import type { DB } from '../../db/client'
 import { eventGroup, events, licenses, users } from '../../db/schema'
 import { MAX_CHART_RANGE_MS, SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
+import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
 import { ServiceError } from './errors'
 
-/** Whose events: admins (and the CLI/cron) all; a user only those they own — in the WHERE clause. */
-export type LogScope = { ownerId: string } | { all: true }
+/** Whose events a call may see (server/services/authz.ts: scopeOf, ownScopeOf); it goes into the WHERE clause. */
+export type LogScope = OwnerScope
 
 export type LogListInput = z.output<typeof listLogSchema>
 export interface LogPage { limit: number, cursor?: string }
@@ -29,7 +30,7 @@ function filterWhere(scope: LogScope, f: Omit<LogFilter, 'userId'>, cursor?: str
   const c = cursor ? decodeCursor(cursor) : null
   const visible = 'ownerId' in scope ? ownVisible(scope.ownerId) : undefined
   return and(
-    'ownerId' in scope ? eq(events.ownerId, scope.ownerId) : undefined,
+    ownedBy(scope, events.ownerId),
     f.group ? sql`${eventGroup} = ${f.group}` : undefined,
     f.type ? eq(events.type, f.type) : undefined,
     f.outcome ? eq(events.outcome, f.outcome) : undefined,
@@ -131,7 +132,7 @@ export function chartWhere(scope: LogScope, input: ChartInput, from: Date, to: D
     sql`${eventGroup} = 'validations'`,
     gte(events.createdAt, from),
     lte(events.createdAt, to),
-    'ownerId' in scope ? eq(events.ownerId, scope.ownerId) : undefined,
+    ownedBy(scope, events.ownerId),
     'userId' in input && input.userId ? eq(events.ownerId, input.userId) : undefined,
     input.licenseId ? eq(events.subjectId, input.licenseId) : undefined,
   )

@@ -14,9 +14,9 @@ import { deliverAfterCommit, outboxInsert, subscribedSql } from './webhook-outbo
  * The public API's logic (verify / activate / deactivate), shared by the REST routes. Outcomes are
  * business codes, never HTTP errors. Responses never carry the owner, an id, or the key.
  */
-export type VerifyCode = 'VALID' | 'NOT_FOUND' | 'SUSPENDED' | 'EXPIRED' | 'DEVICE_NOT_ACTIVATED'
-export type ActivateCode = 'ACTIVATED' | 'ALREADY_ACTIVATED' | 'DEVICE_LIMIT_REACHED' | 'NOT_FOUND' | 'SUSPENDED' | 'EXPIRED'
-export type DeactivateCode = 'DEACTIVATED' | 'DEVICE_NOT_ACTIVATED' | 'NOT_FOUND'
+export type VerifyCode = 'VALID' | 'NOT_FOUND' | 'PRODUCT_MISMATCH' | 'SUSPENDED' | 'EXPIRED' | 'DEVICE_NOT_ACTIVATED'
+export type ActivateCode = 'ACTIVATED' | 'ALREADY_ACTIVATED' | 'DEVICE_LIMIT_REACHED' | 'NOT_FOUND' | 'PRODUCT_MISMATCH' | 'SUSPENDED' | 'EXPIRED'
+export type DeactivateCode = 'DEACTIVATED' | 'DEVICE_NOT_ACTIVATED' | 'NOT_FOUND' | 'PRODUCT_MISMATCH'
 
 interface Found {
   id: string
@@ -31,6 +31,8 @@ interface Found {
   limit: number | null
   /** The owner has an enabled endpoint subscribed to license.validated (webhooks). */
   validatedHooks: number
+  /** The slug of the licence's product (null: none). */
+  productSlug: string | null
 }
 
 /** The rate limits a REST call is subject to (server/lib/rate-limit.ts); absent for internal callers. */
@@ -58,6 +60,8 @@ export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerp
       : sql<number>`exists(select 1 from devices d where d.license_id = licenses.id and d.fingerprint = ${fingerprint})`.as('hasDevice'),
     limit: sql<number | null>`(select u.verify_limit_per_minute from users u where u.id = licenses.owner_id)`.as('limit'),
     validatedHooks: sql<number>`exists(select 1 from webhook_endpoints e where e.owner_id = licenses.owner_id and ${subscribedSql('license.validated')})`.as('validatedHooks'),
+    // By primary key, inside the same statement: PRODUCT_MISMATCH costs no extra read.
+    productSlug: sql<string | null>`(select p.slug from products p where p.id = licenses.product_id)`.as('productSlug'),
   }).from(licenses).where(digests.length === 1 ? eq(licenses.keyDigest, digests[0]!) : sql`${licenses.keyDigest} in (${digests[0]}, ${digests[1]})`).limit(1)
 }
 
@@ -135,6 +139,12 @@ async function lookup(ctx: ServiceContext, route: string, key: string, fingerpri
   return l
 }
 
+/** The caller named a product (its slug) and the licence is not for it (another product, or none). */
+const productMismatch = (l: Found, product: string | undefined) => product !== undefined && l.productSlug !== product
+
+/** A mismatch answers nothing about the licence (no `license`, no `devices`) and changes nothing. */
+const mismatchDetail = (product: string) => ({ product: product.slice(0, 64) })
+
 function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
   if (l.status === 'suspended') return 'SUSPENDED'
   if (l.expiresAt !== null && l.expiresAt.getTime() <= now.getTime()) return 'EXPIRED'
@@ -170,37 +180,45 @@ function recordCall(ctx: ServiceContext, route: string, code: string, l: Found |
   })
 }
 
-export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string } & AnswerOptions, limiter?: CallLimiter) {
+export async function verifyLicense(ctx: ServiceContext, input: { key: string, fingerprint?: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'verify', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'verify', 'NOT_FOUND', null)
     return await finishAnswer(ctx, input, { valid: false, status: 'inactive' as const, code: 'NOT_FOUND' as VerifyCode }, null)
   }
+  if (productMismatch(l, input.product)) {
+    recordCall(ctx, 'verify', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
+    return await finishAnswer(ctx, input, { valid: false, status: 'inactive' as const, code: 'PRODUCT_MISMATCH' as VerifyCode }, null)
+  }
   const code: VerifyCode = stateOf(l, now) ?? (input.fingerprint !== undefined && !l.hasDevice ? 'DEVICE_NOT_ACTIVATED' : 'VALID')
   recordCall(ctx, 'verify', code, l, input.fingerprint !== undefined ? { fingerprint: input.fingerprint.slice(0, 64) } : undefined)
   const valid = code === 'VALID'
   const license = licenseOf(l)
-  return await finishAnswer(ctx, input, { valid, status: valid ? 'active' as const : 'inactive' as const, code, license }, { valid, license, product: null })
+  return await finishAnswer(ctx, input, { valid, status: valid ? 'active' as const : 'inactive' as const, code, license }, { valid, license, product: l.productSlug })
 }
 
-export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string } & AnswerOptions, limiter?: CallLimiter) {
+export async function activateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, name?: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
   const now = nowOf(ctx)
   const l = await lookup(ctx, 'activate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'activate', 'NOT_FOUND', null)
     return await finishAnswer(ctx, input, { activated: false, code: 'NOT_FOUND' as ActivateCode }, null)
   }
+  if (productMismatch(l, input.product)) {
+    recordCall(ctx, 'activate', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
+    return await finishAnswer(ctx, input, { activated: false, code: 'PRODUCT_MISMATCH' as ActivateCode }, null)
+  }
   const blocked = stateOf(l, now)
   if (blocked) {
     recordCall(ctx, 'activate', blocked, l)
-    return await finishAnswer(ctx, input, { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }, { valid: false, license: licenseOf(l), product: null })
+    return await finishAnswer(ctx, input, { activated: false, code: blocked as ActivateCode, devices: devicesOf(l) }, { valid: false, license: licenseOf(l), product: l.productSlug })
   }
   if (l.hasDevice) {
     ctx.waitUntil(ctx.db.update(devices).set({ lastSeenAt: now, ip: ctx.audit.ip || null })
       .where(and(eq(devices.licenseId, l.id), eq(devices.fingerprint, input.fingerprint))).run())
     recordCall(ctx, 'activate', 'ALREADY_ACTIVATED', l, { fingerprint: input.fingerprint.slice(0, 64) })
-    return await finishAnswer(ctx, input, { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }, { valid: true, license: licenseOf(l), product: null })
+    return await finishAnswer(ctx, input, { activated: true, code: 'ALREADY_ACTIVATED' as ActivateCode, devices: devicesOf(l) }, { valid: true, license: licenseOf(l), product: l.productSlug })
   }
   // Race-free: the seat check and the insert are one statement, and D1 runs statements one at a time.
   const device = { id: newId('dev'), licenseId: l.id, fingerprint: input.fingerprint, name: input.name ?? null, ip: ctx.audit.ip || null, firstSeenAt: now, lastSeenAt: now }
@@ -226,15 +244,19 @@ export async function activateDevice(ctx: ServiceContext, input: { key: string, 
   const code: ActivateCode = added.length > 0 ? 'ACTIVATED' : after.hasDevice ? 'ALREADY_ACTIVATED' : 'DEVICE_LIMIT_REACHED'
   recordCall(ctx, 'activate', code, l, { fingerprint: input.fingerprint.slice(0, 64) })
   const activated = code !== 'DEVICE_LIMIT_REACHED'
-  return await finishAnswer(ctx, input, { activated, code, devices: devicesOf(l, after.used) }, { valid: activated, license: licenseOf(l, after.used), product: null })
+  return await finishAnswer(ctx, input, { activated, code, devices: devicesOf(l, after.used) }, { valid: activated, license: licenseOf(l, after.used), product: l.productSlug })
 }
 
-export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string } & AnswerOptions, limiter?: CallLimiter) {
+export async function deactivateDevice(ctx: ServiceContext, input: { key: string, fingerprint: string, product?: string } & AnswerOptions, limiter?: CallLimiter) {
   const answer = <T extends { code: string }>(body: T) => finishAnswer(ctx, { ...input, signed: false }, body, null)
   const l = await lookup(ctx, 'deactivate', input.key, input.fingerprint, limiter)
   if (!l) {
     recordCall(ctx, 'deactivate', 'NOT_FOUND', null)
     return await answer({ deactivated: false, code: 'NOT_FOUND' as DeactivateCode })
+  }
+  if (productMismatch(l, input.product)) {
+    recordCall(ctx, 'deactivate', 'PRODUCT_MISMATCH', l, mismatchDetail(input.product!))
+    return await answer({ deactivated: false, code: 'PRODUCT_MISMATCH' as DeactivateCode })
   }
   if (!l.hasDevice) {
     recordCall(ctx, 'deactivate', 'DEVICE_NOT_ACTIVATED', l)

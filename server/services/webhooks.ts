@@ -9,18 +9,19 @@ import { newId } from '../lib/random'
 import { targetRules, webhookTargetProblem } from '../lib/webhook-target'
 import { redactUrl } from '../lib/webhook-url'
 import { generateWebhookSecret } from '../lib/webhook-signing'
+import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventWhere } from './events'
 import { deliverAfterCommit } from './webhook-outbox'
 import { deliverMessages, NO_ANSWER, signingSecrets, timeoutMs, UNHEALTHY_AFTER } from './webhook-delivery'
 
-/** Who may touch which endpoints: a user their own (in the WHERE clause), admins and the CLI all. */
-export type WebhookScope = { ownerId: string } | { all: true }
+/** Whose endpoints a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
+export type WebhookScope = OwnerScope
 
 const inScope = (scope: WebhookScope, id?: string): SQL | undefined => and(
   id ? eq(webhookEndpoints.id, id) : undefined,
-  'ownerId' in scope ? eq(webhookEndpoints.ownerId, scope.ownerId) : undefined,
+  ownedBy(scope, webhookEndpoints.ownerId),
 )
 
 export type WebhookView = ReturnType<typeof webhookView>

@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server'
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc'
 import superjson from 'superjson'
 import { z, ZodError } from 'zod'
+import { requireAdmin, scopeOf } from '../services/authz'
 import { ServiceError } from '../services/errors'
 import type { Context } from './context'
 
@@ -47,14 +48,18 @@ export const createCallerFactory = t.createCallerFactory
 
 export const publicProcedure = t.procedure.use(mapServiceErrors)
 
-/** Signed in (session row checked this request): narrows ctx.session to non-null. */
+/**
+ * Signed in (session row checked this request): narrows ctx.session and ctx.principal to non-null
+ * and adds `scope`, the owners whose objects the caller sees (server/services/authz.ts) — every
+ * procedure on owned objects passes it to the service, which puts it in the WHERE clause.
+ */
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.session) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in to continue' })
-  return next({ ctx: { ...ctx, session: ctx.session, user: ctx.session.user } })
+  if (!ctx.session || !ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in to continue' })
+  return next({ ctx: { ...ctx, session: ctx.session, user: ctx.session.user, principal: ctx.principal, scope: scopeOf(ctx.principal) } })
 })
 
-/** Signed in as an admin. The only place the admin role is checked for the web app. */
+/** Signed in as an admin (authz.ts requireAdmin: FORBIDDEN otherwise). */
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
-  if (ctx.user.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'Admins only' })
+  requireAdmin(ctx.principal)
   return next({ ctx })
 })

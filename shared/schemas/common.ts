@@ -16,3 +16,11 @@ export const roleSchema = z.enum(USER_ROLES)
 
 /** Per-user public API calls per minute; null = installation default. */
 export const verifyLimitSchema = z.number().int('Whole number').min(1, 'At least 1').max(1_000_000, 'At most 1,000,000').nullable()
+
+/** A product's slug: what applications send as `product` to the public API. */
+export const PRODUCT_SLUG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/
+
+/** A product id (prd_…) or its slug: they never look alike (ids have an underscore, slugs cannot). */
+export const productRefSchema = z.string().trim().min(1, 'Choose a product').max(64)
+  .refine(v => idSchema.safeParse(v).success || PRODUCT_SLUG_RE.test(v), 'A product id (prd_…) or slug')
+export const isProductId = (ref: string) => ref.includes('_')

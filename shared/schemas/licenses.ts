@@ -1,9 +1,18 @@
 import { z } from 'zod'
-import { idSchema } from './common'
+import { emailSchema, idSchema, productRefSchema } from './common'
 
 export const DURATION_RE = /^(\d{1,4})(h|d|w|mo|y)$/
 export const durationSchema = z.string().trim().toLowerCase().regex(DURATION_RE, 'Use a duration like 12h, 14d, 2w, 6mo or 1y')
   .refine(v => Number(DURATION_RE.exec(v)?.[1]) >= 1, 'A duration is at least 1 (e.g. 1d)')
+
+const UNIT_WORDS = { h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' } as const
+/** A duration for people: "1 year", "6 months", "14 days" (the text itself if it is not one). */
+export function durationInWords(d: string): string {
+  const m = DURATION_RE.exec(d.trim().toLowerCase())
+  if (!m) return d
+  const n = Number(m[1])
+  return `${n} ${UNIT_WORDS[m[2] as keyof typeof UNIT_WORDS]}${n === 1 ? '' : 's'}`
+}
 
 const METADATA_MAX_BYTES = 4096
 /** Free-form JSON object (tier, feature flags, usage limits…), at most 4 KiB serialised. */
@@ -14,26 +23,50 @@ export const labelSchema = z.string().trim().max(100, 'At most 100 characters')
 export const maxDevicesSchema = z.number().int('Whole number').min(1, 'At least 1').max(100_000, 'At most 100,000').nullable()
 export const LICENSE_VIEW_STATUSES = ['active', 'suspended', 'expired'] as const
 
+/** The seller's own customer fields (never in public answers, tokens or event details). */
+export const customerEmailSchema = emailSchema
+export const customerNameSchema = z.string().trim().min(1, 'Enter a name, or leave it empty').max(200, 'At most 200 characters')
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+export const externalIdSchema = z.string().trim().min(1, 'Enter an id, or leave it empty').max(200, 'At most 200 characters').regex(/^[^\u0000-\u001F\u007F]+$/, 'No control characters')
+/** Each customer field: a value, null to clear it (absent: unchanged / none). */
+const customerFields = {
+  customerEmail: customerEmailSchema.nullable().optional(),
+  customerName: customerNameSchema.nullable().optional(),
+  externalId: externalIdSchema.nullable().optional(),
+}
+
 export const createLicenseSchema = z.object({
   /** Admins may create for any user; omitted = yourself. */
   ownerId: idSchema.optional(),
+  /** One of the owner's products, by id or slug; its defaults fill the fields left unset here. */
+  product: productRefSchema.nullable().optional(),
   label: labelSchema.default(''),
-  /** Exactly one of expiresAt (a date, may be past for imports), expiresIn (a duration), or neither (perpetual). */
+  /**
+   * Exactly one of expiresAt (a date, may be past for imports; null = perpetual) or expiresIn (a
+   * duration); neither: the product's default expiry, else perpetual.
+   */
   expiresAt: z.coerce.date().nullable().optional(),
   expiresIn: durationSchema.optional(),
+  /** null = none; absent: the product's default, else none. */
   renewalPeriod: durationSchema.nullable().optional(),
+  /** null = unlimited; absent: the product's default, else unlimited. */
   maxDevices: maxDevicesSchema.optional(),
-  metadata: metadataSchema.default({}),
+  /** Absent: the product's default metadata, else {}. */
+  metadata: metadataSchema.optional(),
+  ...customerFields,
 }).refine(v => !(v.expiresAt && v.expiresIn), { message: 'Give an expiry date or a duration, not both', path: ['expiresIn'] })
 export type CreateLicenseInput = z.input<typeof createLicenseSchema>
 
 export const updateLicenseSchema = z.object({
   id: idSchema,
+  /** Move to another of the owner's products (id or slug), or null for none. Defaults are not re-applied. */
+  product: productRefSchema.nullable().optional(),
   label: labelSchema.optional(),
   maxDevices: maxDevicesSchema.optional(),
   metadata: metadataSchema.optional(),
   renewalPeriod: durationSchema.nullable().optional(),
   expiresAt: z.coerce.date().nullable().optional(),
+  ...customerFields,
 })
 
 export const renewLicenseSchema = z.object({
@@ -45,10 +78,16 @@ export const renewLicenseSchema = z.object({
 }).refine(v => !(v.expiresAt && v.expiresIn), { message: 'Give a date or a duration, not both', path: ['expiresIn'] })
 
 export const listLicensesSchema = z.object({
+  /** Label, key hint, customer email, name or external id (and, for admins, the owner's email). */
   search: z.string().trim().max(100).optional(),
   status: z.enum(LICENSE_VIEW_STATUSES).optional(),
   /** Admins only: one owner's licences. */
   ownerId: idSchema.optional(),
+  /** One product's licences (id, or slug: for admins, that slug's products of every owner). */
+  product: productRefSchema.optional(),
+  /** Exact matches (an email is compared lower-cased). */
+  customerEmail: z.string().trim().toLowerCase().min(1).max(254).optional(),
+  externalId: z.string().trim().min(1).max(200).optional(),
   limit: z.number().int().min(1).max(100).default(50),
   cursor: z.string().max(100).optional(),
 })
@@ -81,23 +120,39 @@ export const dayInputSchema = z.string().regex(dayRe, 'Pick a date').refine((v) 
 /** Cross-field checks run even while another field is invalid, so every field shows its message at once. */
 const whenObject = { when: (p: { value: unknown }) => typeof p.value === 'object' && p.value !== null }
 
-export const EXPIRY_PRESETS = ['14d', '30d', '1y', 'never', 'date'] as const
+export const EXPIRY_PRESETS = ['14d', '30d', '1y', 'never', 'date', 'custom'] as const
 export const RENEWAL_PRESETS = ['none', '30d', '1y', 'custom'] as const
 
 /** The create-licence form (components/licenses/CreateModal.vue); its output maps onto createLicenseSchema. */
+/** A form's optional text field: empty means none. */
+const optionalText = <T extends z.ZodType<string, string>>(schema: T) => z.string().optional()
+  .transform(v => (v?.trim() ? v : undefined))
+  .pipe(schema.optional())
+
 export const createLicenseFormSchema = z.object({
   ownerId: idSchema.optional(),
+  /** A product id, or undefined for none. */
+  product: idSchema.optional(),
   label: labelSchema,
   expiry: z.enum(EXPIRY_PRESETS),
   expiresOn: z.string().optional(),
+  /** With expiry "custom": a duration from now. */
+  expiresIn: z.string().optional(),
   renewal: z.enum(RENEWAL_PRESETS),
   renewalPeriod: z.string().optional(),
   unlimitedDevices: z.boolean(),
   maxDevices: z.number().nullable().optional(),
   metadata: metadataJsonSchema,
+  customerEmail: optionalText(customerEmailSchema),
+  customerName: optionalText(customerNameSchema),
+  externalId: optionalText(externalIdSchema),
 }).superRefine((v, ctx) => {
   if (v.expiry === 'date' && !dayInputSchema.safeParse(v.expiresOn ?? '').success) {
     ctx.addIssue({ code: 'custom', path: ['expiresOn'], message: 'Pick a date' })
+  }
+  if (v.expiry === 'custom') {
+    const r = durationSchema.safeParse(v.expiresIn ?? '')
+    if (!r.success) ctx.addIssue({ code: 'custom', path: ['expiresIn'], message: r.error.issues[0]!.message })
   }
   if (v.renewal === 'custom') {
     const r = durationSchema.safeParse(v.renewalPeriod ?? '')
@@ -109,6 +164,15 @@ export const createLicenseFormSchema = z.object({
   }
 }, whenObject)
 export type CreateLicenseFormInput = z.input<typeof createLicenseFormSchema>
+
+/** The edit form on the detail page: empty customer fields clear them; product undefined = none. */
+export const editLicenseFormSchema = updateLicenseSchema.extend({
+  product: idSchema.optional(),
+  customerEmail: optionalText(customerEmailSchema),
+  customerName: optionalText(customerNameSchema),
+  externalId: optionalText(externalIdSchema),
+})
+export type EditLicenseFormInput = z.input<typeof editLicenseFormSchema>
 
 export const RENEW_MODES = ['period', 'duration', 'date'] as const
 

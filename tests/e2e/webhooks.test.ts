@@ -85,7 +85,7 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await page.getByTestId('nav-main').getByRole('link', { name: 'Licenses' }).click()
     await page.locator('[data-testid=create-license-empty]:not([disabled])').click()
     await page.getByTestId('create-label').fill('Delivered by webhook')
-    await page.getByTestId('create-license-form').getByRole('button', { name: 'Create licence' }).click()
+    await page.getByTestId('create-license-form').getByRole('button', { name: 'Create license' }).click()
     await page.getByTestId('created-key').waitFor()
     await receiver.waitFor(r => r.some(x => x.json?.type === 'license.created'), 10_000)
     const got = receiver.at('/e2e').find(r => r.json.type === 'license.created')!

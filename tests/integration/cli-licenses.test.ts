@@ -162,14 +162,51 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
     expect(shown).toMatchObject({ id: created.id, expiresAt: renewed.expiresAt, devicesUsed: 0, devices: [], metadata: { tier: 'pro' }, ownerEmail: OWNER })
     expect(JSON.stringify(shown)).not.toContain(key.slice(3, 20)) // the key itself is never shown again
     expect(listed.licenses.map((l: { id: string }) => l.id)).toContain(created.id)
-    expect(listText.stdout).toMatch(/^KEY\s+STATUS\s+EXPIRES\s+DEVICES\s+OWNER\s+LABEL\n/)
-    expect(listText.stdout).toMatch(new RegExp(`^${created.maskedKey}\\s+active\\s+${renewed.expiresAt.slice(0, 10)} \\d\\d:\\d\\d UTC\\s+0/3\\s+${OWNER}\\s+Pro seat$`, 'm'))
+    expect(listText.stdout).toMatch(/^KEY\s+STATUS\s+EXPIRES\s+DEVICES\s+OWNER\s+PRODUCT\s+CUSTOMER\s+LABEL\n/)
+    expect(listText.stdout).toMatch(new RegExp(`^${created.maskedKey}\\s+active\\s+${renewed.expiresAt.slice(0, 10)} \\d\\d:\\d\\d UTC\\s+0/3\\s+${OWNER}\\s+—\\s+—\\s+Pro seat$`, 'm'))
     expect(noPeriod.code).toBe(1)
     expect(noPeriod.stderr).toMatch(/^lm: This licence has no renewal period/m)
     expect(noPeriod.stdout).toBe('')
 
     expect(await lmJson('license', 'delete', key)).toEqual({ ok: true, id: created.id })
     expect(await verify(key)).toBe('NOT_FOUND')
+  })
+
+  it('products: create with defaults, a license for it with customer fields, filters, PRODUCT_MISMATCH, delete refused while used', async () => {
+    const product = await lmJson('product', 'create', '--owner', OWNER, '--name', 'Photo Pro', '--slug', 'photo-pro', '--expires-in', '1y', '--max-devices', '2', '--metadata', '{"tier":"pro"}')
+    expect(product).toMatchObject({ name: 'Photo Pro', slug: 'photo-pro', ownerEmail: OWNER, licenseCount: 0, defaults: { expiresIn: '1y', maxDevices: 2, metadata: { tier: 'pro' } } })
+    const [dup, badSlug] = await Promise.all([
+      lm('product', 'create', '--owner', OWNER, '--name', 'Again', '--slug', 'photo-pro'),
+      lm('product', 'create', '--owner', OWNER, '--name', 'Bad', '--slug', 'Photo Pro'),
+    ])
+    expect([dup.code, dup.stderr.trim().split('\n').at(-1)]).toEqual([1, 'lm: You already have a product with this slug'])
+    expect(badSlug.code).toBe(2)
+    expect(badSlug.stderr).toMatch(/^lm: --slug: Lower-case letters, digits and dashes/m)
+
+    const lic = await lmJson('license', 'create', '--owner', OWNER, '--product', 'photo-pro', '--customer-email', 'Buyer@Example.com', '--customer-name', 'Buyer One', '--external-id', 'order-77')
+    expect(lic).toMatchObject({ productId: product.id, product: { slug: 'photo-pro' }, maxDevices: 2, metadata: { tier: 'pro' }, customerEmail: 'buyer@example.com', customerName: 'Buyer One', externalId: 'order-77' })
+    expect(new Date(lic.expiresAt).getTime()).toBeGreaterThan(Date.now() + 364 * 86_400_000)
+    const res = await fetch(`${baseUrl}/api/v1/licenses/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: lic.key, product: 'video-pro' }) })
+    expect(await res.json()).toEqual({ valid: false, status: 'inactive', code: 'PRODUCT_MISMATCH' })
+
+    const [byProduct, byEmail, byExternal, none, text, again] = await Promise.all([
+      lmJson('license', 'list', '--product', 'photo-pro'),
+      lmJson('license', 'list', '--customer-email', 'BUYER@example.com'),
+      lmJson('license', 'list', '--external-id', 'order-77', '--owner', OWNER),
+      lmJson('license', 'list', '--external-id', 'order-78'),
+      lm('product', 'list', '--owner', OWNER),
+      lm('license', 'create', '--owner', OWNER, '--external-id', 'order-77'),
+    ])
+    for (const list of [byProduct, byEmail, byExternal]) expect(list.licenses.map((l: { id: string }) => l.id)).toEqual([lic.id])
+    expect(none.licenses).toEqual([])
+    expect(text.stdout).toMatch(new RegExp(`^${product.id}\\s+photo-pro\\s+Photo Pro\\s+1\\s+${OWNER}\\s+.*expires in 1y · 2 devices · metadata \\{"tier":"pro"\\}$`, 'm'))
+    expect([again.code, again.stderr.trim().split('\n').at(-1)]).toEqual([1, 'lm: Another license of this owner has this external id'])
+
+    const refused = await lm('product', 'delete', product.id)
+    expect([refused.code, refused.stderr.trim().split('\n').at(-1)]).toEqual([1, 'lm: 1 license uses this product: move or delete it first'])
+    expect(await lmJson('license', 'delete', lic.key)).toEqual({ ok: true, id: lic.id })
+    expect(await lmJson('product', 'delete', product.id)).toEqual({ ok: true, id: product.id })
+    expect((await lmJson('product', 'list')).products).toEqual([])
   })
 
   it('a past --expires-at is allowed (EXPIRED); renew without options uses the renewal period', async () => {
@@ -213,6 +250,16 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
       [['license', 'create'], /needs --owner/, 2],
       [['license', 'suspend', 'LM-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA'], /Licence not found/, 1],
       [['license', 'suspend'], /license suspend needs KEY/, 2],
+      [['license', 'create', '--owner', OWNER, '--product', 'no-such-product'], /Product not found/, 1],
+      [['license', 'create', '--owner', OWNER, '--product', 'Not A Slug'], /--product: A product id \(prd_…\) or slug/, 2],
+      [['license', 'create', '--owner', OWNER, '--customer-email', 'nope'], /--customer-email: Enter a valid email address/, 2],
+      [['license', 'create', '--owner', OWNER, '--external-id', 'x'.repeat(201)], /--external-id: At most 200 characters/, 2],
+      [['license', 'list', '--customer-email'], /--customer-email needs a value/, 2],
+      [['product', 'create', '--owner', OWNER, '--name', 'X'], /product create needs --slug/, 2],
+      [['product', 'create', '--owner', OWNER, '--name', 'X', '--slug', 'x', '--max-devices', '0'], /--max-devices: At least 1/, 2],
+      [['product', 'create', '--owner', 'nobody@example.com', '--name', 'X', '--slug', 'x'], /No user with email/, 1],
+      [['product', 'delete', 'photo-pro'], /not a product id/, 2],
+      [['product', 'delete', 'prd_doesnotexist'], /Product not found/, 1],
     ]
     const results = await Promise.all(cases.map(([args]) => lm(...args)))
     results.forEach((r, i) => {

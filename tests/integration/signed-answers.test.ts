@@ -4,6 +4,10 @@ import { base64url, compactVerify, createRemoteJWKSet, decodeJwt, decodeProtecte
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devices } from '../../db/schema'
 import { generateKey } from '../../server/lib/keys'
+import { updateLicense } from '../../server/services/licenses'
+import { createProduct, updateProduct } from '../../server/services/products'
+import { createProductSchema, updateProductSchema } from '../../shared/schemas/products'
+import { updateLicenseSchema } from '../../shared/schemas/licenses'
 import { api, seedLicense, seedOwner, setLicense } from '../support/licenses'
 import { startWorker, TEST_SECRETS, type TestWorker } from '../support/worker'
 
@@ -130,6 +134,60 @@ describe('signed verify and activate', () => {
     const { key } = await seedLicense(w, owner.id)
     await api(w, 'activate', { key, fingerprint: 'gone' })
     expect((await api(w, 'deactivate', { key, fingerprint: 'gone', nonce: n, signed: true })).json).toEqual({ deactivated: true, code: 'DEACTIVATED', devices: { used: 0, max: null }, nonce: n })
+  })
+
+  it('product: the licence\'s product slug, from the same lookup (verify, activate, negative answers); a rename or move shows at once', async () => {
+    const { ctx } = w.context()
+    const product = await createProduct(ctx, owner.id, createProductSchema.parse({ name: 'Desktop Pro', slug: 'desktop-pro' }))
+    const other = await createProduct(ctx, owner.id, createProductSchema.parse({ name: 'Mobile', slug: 'mobile' }))
+    const { key, license } = await seedLicense(w, owner.id, {
+      product: product.id, maxDevices: 1, customerEmail: 'buyer@example.com', customerName: 'Buyer Name', externalId: 'order-signed-1',
+    })
+    const claimOf = async (token: string) => (await thirdPartyVerify(token, { key })).payload.product
+
+    const verified = await api(w, 'verify', { key, product: 'desktop-pro', signed: true })
+    expect(verified.json.code).toBe('VALID')
+    expect(await claimOf(verified.json.token)).toBe('desktop-pro')
+    // Without "product" in the request the claim still names the licence's product: the app checks it.
+    expect(await claimOf((await api(w, 'verify', { key, signed: true })).json.token)).toBe('desktop-pro')
+    const activated = await api(w, 'activate', { key, fingerprint: 'p-1', product: 'desktop-pro', signed: true })
+    expect(activated.json.code).toBe('ACTIVATED')
+    expect(await claimOf(activated.json.token)).toBe('desktop-pro')
+    const full = await api(w, 'activate', { key, fingerprint: 'p-2', signed: true })
+    expect(full.json.code).toBe('DEVICE_LIMIT_REACHED')
+    expect(await claimOf(full.json.token)).toBe('desktop-pro')
+    await setLicense(w, license.id, { status: 'suspended' })
+    const suspended = await api(w, 'activate', { key, fingerprint: 'p-3', signed: true })
+    expect(suspended.json.code).toBe('SUSPENDED')
+    expect(await claimOf(suspended.json.token)).toBe('desktop-pro')
+    await setLicense(w, license.id, { status: 'active' })
+
+    // Nothing of the customer in the token (nor in the answer around it).
+    for (const r of [verified, activated, full, suspended]) {
+      const text = JSON.stringify(r.json) + new TextDecoder().decode(base64url.decode(r.json.token.split('.')[1]))
+      expect(text).not.toMatch(/buyer@example\.com|Buyer Name|order-signed-1/)
+    }
+
+    // The slug is read by the lookup each time: a renamed product signs its new slug.
+    await updateProduct(ctx, { all: true }, updateProductSchema.parse({ id: product.id, slug: 'desktop-pro-2' }))
+    expect(await claimOf((await api(w, 'verify', { key, signed: true })).json.token)).toBe('desktop-pro-2')
+    await updateLicense(ctx, { all: true }, updateLicenseSchema.parse({ id: license.id, product: other.id }))
+    expect(await claimOf((await api(w, 'verify', { key, signed: true })).json.token)).toBe('mobile')
+    await updateLicense(ctx, { all: true }, updateLicenseSchema.parse({ id: license.id, product: null }))
+    expect(await claimOf((await api(w, 'verify', { key, signed: true })).json.token)).toBeNull()
+  })
+
+  it('PRODUCT_MISMATCH is never signed: no token, no license, no devices; the nonce is echoed', async () => {
+    const { ctx } = w.context()
+    const product = await createProduct(ctx, owner.id, createProductSchema.parse({ name: 'Editor', slug: 'editor' }))
+    const { key } = await seedLicense(w, owner.id, { product: product.id })
+    const n = nonce()
+    expect((await api(w, 'verify', { key, product: 'not-editor', nonce: n, signed: true })).json).toEqual({ valid: false, status: 'inactive', code: 'PRODUCT_MISMATCH', nonce: n })
+    expect((await api(w, 'activate', { key, fingerprint: 'm-1', product: 'not-editor', nonce: n, signed: true })).json).toEqual({ activated: false, code: 'PRODUCT_MISMATCH', nonce: n })
+    expect((await api(w, 'deactivate', { key, fingerprint: 'm-1', product: 'not-editor', nonce: n, signed: true })).json).toEqual({ deactivated: false, code: 'PRODUCT_MISMATCH', nonce: n })
+    // A licence with no product is a mismatch for any product named.
+    const plain = await seedLicense(w, owner.id)
+    expect((await api(w, 'verify', { key: plain.key, product: 'editor', signed: true })).json).toEqual({ valid: false, status: 'inactive', code: 'PRODUCT_MISMATCH' })
   })
 
   it('unsigned answers echo a nonce and carry no token; signed: false is the same as absent', async () => {

@@ -4,6 +4,7 @@ import { createTestHarness } from 'wrangler'
 import { createDB } from '../../db/client'
 import { generateSigningKey } from '../../scripts/lib/dev-vars'
 import type { AppEnv } from '../../server/env'
+import { CLI_PRINCIPAL } from '../../server/services/authz'
 import { offRequestContext, type Actor } from '../../server/services/context'
 import { createUser } from '../../server/services/users'
 
@@ -20,7 +21,7 @@ export const TEST_SECRETS = {
 export interface TestWorker {
   url: string
   env: AppEnv
-  /** A service context on the worker's own D1, for seeding and inspecting from the test. */
+  /** A service context on the worker's own D1, for seeding and inspecting from the test: as the CLI, or as `actor`. */
   context: (actor?: Actor) => ReturnType<typeof offRequestContext>
   admin: { email: string, password: string, id: string }
   scheduled: (cron: string) => Promise<unknown>
@@ -55,10 +56,10 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
   await worker.applyD1Migrations('DB')
   // Reassigned by reconfigure(): the harness's stubs to the old runtime are unusable after an update.
   let env = await worker.getEnv()
-  const context = (actor: Actor = { type: 'cli', id: null }) => offRequestContext({
+  const context = (actor?: Actor) => offRequestContext({
     db: createDB(env.DB),
     env,
-    actor,
+    ...(actor ? { actor } : { principal: CLI_PRINCIPAL }),
     audit: { ip: '', userAgent: 'test', country: null },
   })
   const admin = { email: 'admin@example.com', password: `admin-${randomBytes(9).toString('base64url')}`, id: '' }

@@ -1,9 +1,9 @@
 import { createError, getQuery, setResponseHeaders } from 'h3'
 import { csvLine } from '../../lib/csv'
 import { logFilterSchema } from '../../../shared/schemas/log'
+import { requireAdmin, scopeOf } from '../../services/authz'
 import { allLogPages, type LogItem } from '../../services/system-log'
-import { getRequestSession } from '../../trpc/context'
-import { serviceContextFromEvent } from '../../utils/service-context'
+import { authorizedRequestContext } from '../../utils/service-context'
 
 const COLUMNS: [string, (e: LogItem) => unknown][] = [
   ['time', e => e.createdAt.toISOString()],
@@ -24,15 +24,12 @@ const COLUMNS: [string, (e: LogItem) => unknown][] = [
 
 /** GET /api/log/export?group=…&ip=…: the system log of the current filter as CSV, streamed page by page. Admins only. */
 export default defineEventHandler(async (event) => {
-  const session = await getRequestSession(event)
-  if (!session) throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Sign in to continue' })
-  if (session.user.role !== 'admin') throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: 'Admins only' })
+  const ctx = await authorizedRequestContext(event, requireAdmin)
   const parsed = logFilterSchema.safeParse(getQuery(event))
   if (!parsed.success) {
     throw createError({ statusCode: 400, statusMessage: 'Bad Request', message: parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ') })
   }
-  const ctx = serviceContextFromEvent(event, { type: 'user', id: session.user.id })
-  const pages = allLogPages(ctx, { all: true }, parsed.data, 500)
+  const pages = allLogPages(ctx, scopeOf(ctx.principal), parsed.data, 500)
   const encoder = new TextEncoder()
   let headerSent = false
   const stream = new ReadableStream<Uint8Array>({

@@ -3,6 +3,7 @@ import { accountRouter } from './account'
 import { authRouter } from './auth'
 import { licensesRouter } from './licenses'
 import { logRouter } from './log'
+import { productsRouter } from './products'
 import { settingsRouter } from './settings'
 import { usersRouter } from './users'
 import { webhooksRouter } from './webhooks'
@@ -11,6 +12,7 @@ export const appRouter = router({
   auth: authRouter,
   account: accountRouter,
   users: usersRouter,
+  products: productsRouter,
   licenses: licensesRouter,
   log: logRouter,
   webhooks: webhooksRouter,
