@@ -37,7 +37,7 @@ Commands:
   license show KEY [--json]
   license suspend KEY | license reinstate KEY | license delete KEY   [--json]
   license renew KEY [--expires-in D | --expires-at ISO] [--json]
-  keys rotate [--json]   re-key every licence after a key-secret rotation (docs/keys.md)
+  keys rotate [--json]   re-key every license after a key-secret rotation (docs/keys.md)
   keys rotate-signing [--out FILE | --local] [--finish] [--json]
                         a new signing key for signed answers and the rotation steps (docs/offline.md)
   webhook add --owner EMAIL --url URL [--events TYPE,TYPE…] [--description D] [--json]

@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (issue 6, docs/performance.md): build if needed, seed fresh local D1s (a large and a
- * 1 k-licence dataset) straight into their SQLite files, serve the built worker with `wrangler dev` as
+ * 1 k-license dataset) straight into their SQLite files, serve the built worker with `wrangler dev` as
  * `npm start` does, drive it with autocannon, and print one table + write bench/results/latest.json.
  *   npm run bench -- [--duration 10] [--connections 32] [--licenses 1000000] [--events N] [--quick] [--json-out FILE]
  */
@@ -211,7 +211,7 @@ async function limiterOffPhase(envFile: string, big: { persistTo: string, seeded
 }
 
 async function workerPhase(envFile: string, big: { persistTo: string, seeded: Seeded }, small: { persistTo: string, seeded: Seeded }) {
-  step(`Serving the worker on the ${OPTS.licenses.toLocaleString('en')}-licence D1 and on the ${OPTS.smallLicenses.toLocaleString('en')}-licence one…`)
+  step(`Serving the worker on the ${OPTS.licenses.toLocaleString('en')}-license D1 and on the ${OPTS.smallLicenses.toLocaleString('en')}-license one…`)
   const w = await startWorker(ROOT, { persistTo: big.persistTo, envFile })
   let ws: RunningWorker | undefined
   try {
@@ -231,8 +231,8 @@ async function workerPhase(envFile: string, big: { persistTo: string, seeded: Se
     }
     const smallList = scenarios(small.seeded, OPTS.durationS, OPTS.connections)
     await runScenario(ws.url, ws.pid, { ...smallList[1]!, durationS: 1 })
-    step(`Load: verify (valid key) at ${OPTS.smallLicenses} licences…`)
-    const smallLoad = await runScenario(ws.url, ws.pid, { ...smallList[1]!, name: `verify (valid key), ${OPTS.smallLicenses.toLocaleString('en')} licences` })
+    step(`Load: verify (valid key) at ${OPTS.smallLicenses} licenses…`)
+    const smallLoad = await runScenario(ws.url, ws.pid, { ...smallList[1]!, name: `verify (valid key), ${OPTS.smallLicenses.toLocaleString('en')} licenses` })
     step(`Verify latency, one connection each, ${OPTS.latencyN} calls, the two datasets alternately…`)
     const latency = await interleavedLatency({ w, seeded }, { w: ws, seeded: small.seeded }, OPTS.latencyN)
     step(`Signed vs unsigned verify, one connection, ${OPTS.latencyN} calls each, alternately…`)
@@ -417,9 +417,9 @@ async function main() {
     applyMigrations(ROOT, small)
     cpSync(small, big, { recursive: true })
     const base = { admin: ADMIN, owners: 1000, fingerprintKeys: 1000, activationKeys: 256 }
-    step(`Seeding ${OPTS.licenses.toLocaleString('en')} licences and ${OPTS.events.toLocaleString('en')} events…`)
+    step(`Seeding ${OPTS.licenses.toLocaleString('en')} licenses and ${OPTS.events.toLocaleString('en')} events…`)
     const bigSeed = await seed(d1File(big), secrets, { ...base, licenses: OPTS.licenses, events: OPTS.events, sampleKeys: 10_000 })
-    step(`Seeded in ${bigSeed.seconds.total.toFixed(1)} s (licences ${bigSeed.seconds.licenses.toFixed(1)} s, events ${bigSeed.seconds.events.toFixed(1)} s).`)
+    step(`Seeded in ${bigSeed.seconds.total.toFixed(1)} s (licenses ${bigSeed.seconds.licenses.toFixed(1)} s, events ${bigSeed.seconds.events.toFixed(1)} s).`)
     const smallSeed = await seed(d1File(small), secrets, { ...base, owners: 100, fingerprintKeys: 100, activationKeys: 64, licenses: OPTS.smallLicenses, events: OPTS.smallLicenses, sampleKeys: 1000 })
     // The bare floor and the SQL timings read a copy taken before any load writes to it.
     const bareFile = join(tmp, 'bare.sqlite')

@@ -1,6 +1,6 @@
 /**
  * Verify latency against a running `npm start`: N sequential calls (one connection, like an app
- * checking its licence), median and p99. Creates its licence through the service layer on the same
+ * checking its license), median and p99. Creates its license through the service layer on the same
  * local D1 and .dev.vars secrets that `npm start` serves.
  *   npx tsx scripts/verify-latency.ts [--url http://localhost:8787] [--n 1000]
  */

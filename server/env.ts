@@ -6,9 +6,9 @@ export interface AppEnv {
   DB: D1Database
   /** HMAC key for session tokens (jose HS256). Secret. */
   SESSION_SECRET: string
-  /** HMAC key for licence-key lookup digests. Secret. */
+  /** HMAC key for license-key lookup digests. Secret. */
   KEY_HMAC_SECRET: string
-  /** AES-GCM key (via SHA-256) for showing licence keys to their owner. Secret. */
+  /** AES-GCM key (via SHA-256) for showing license keys to their owner. Secret. */
   KEY_ENC_SECRET: string
   /** During a rotation: the previous secrets, still accepted (docs/keys.md). */
   KEY_HMAC_SECRET_PREVIOUS?: string
@@ -17,7 +17,7 @@ export interface AppEnv {
   TOKEN_SIGNING_KEY?: string
   /** During a signing-key rotation: the previous key, still published in the JWKS. */
   TOKEN_SIGNING_KEY_PREVIOUS?: string
-  /** Lifetime of a signed token: a duration (7d) or seconds (default 7 days; never past the licence's expiry). */
+  /** Lifetime of a signed token: a duration (7d) or seconds (default 7 days; never past the license's expiry). */
   TOKEN_TTL?: string
   /** The installation's public URL (tokens' `iss`, the web app's snippets); default: the origin a request came to. */
   PUBLIC_URL?: string
@@ -29,7 +29,7 @@ export interface AppEnv {
   RATE_LIMITER?: DurableObjectNamespace<RateLimiter>
   /** "off" switches the public API's rate limits off (e.g. behind an API gateway of your own; the benchmark's comparison). */
   RATE_LIMITS?: string
-  /** Public API calls per window for one developer's licences, unless set per user (default 600). */
+  /** Public API calls per window for one developer's licenses, unless set per user (default 600). */
   RATE_LIMIT_PER_MINUTE?: string
   /** Length of that window in seconds (default 60; shortened by tests). */
   RATE_LIMIT_WINDOW_SECONDS?: string

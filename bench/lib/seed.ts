@@ -28,23 +28,23 @@ export function d1File(persistTo: string): string {
 export interface SeedOptions {
   licenses: number
   events: number
-  /** Licence owners (the per-developer rate limit applies per owner). */
+  /** License owners (the per-developer rate limit applies per owner). */
   owners: number
   /** Keys kept in memory to drive the load (spread evenly over the table). */
   sampleKeys: number
-  /** Licences with one activated device each, for verify-with-fingerprint. */
+  /** Licenses with one activated device each, for verify-with-fingerprint. */
   fingerprintKeys: number
-  /** Licences with free seats reserved for activate/deactivate pairs (one per connection). */
+  /** Licenses with free seats reserved for activate/deactivate pairs (one per connection). */
   activationKeys: number
   admin: { email: string, password: string }
 }
 
 export interface Seeded {
-  /** Keys of active, unexpired licences (verify answers VALID). */
+  /** Keys of active, unexpired licenses (verify answers VALID). */
   validKeys: string[]
-  /** [key, fingerprint] of licences with that device activated (verify answers VALID). */
+  /** [key, fingerprint] of licenses with that device activated (verify answers VALID). */
   fingerprintKeys: [string, string][]
-  /** Keys of licences with no device and 3 seats (activate → ACTIVATED, deactivate → DEACTIVATED). */
+  /** Keys of licenses with no device and 3 seats (activate → ACTIVATED, deactivate → DEACTIVATED). */
   activationKeys: string[]
   /** IPs that occur in the seeded events (for a filtered system-log page). */
   eventIps: string[]
@@ -101,7 +101,7 @@ export async function seed(file: string, secrets: Secrets, opts: SeedOptions): P
   db.exec('pragma journal_mode = wal; pragma synchronous = off; pragma cache_size = -200000')
   const now = Date.now()
 
-  // Users: one admin (real scrypt hash, to log in) and the licence owners (one shared hash that never matches).
+  // Users: one admin (real scrypt hash, to log in) and the license owners (one shared hash that never matches).
   const ownerHash = await hashPassword(randomBytes(18).toString('base64url'))
   const userId = idMaker('usr')
   const insUser = db.prepare('insert into users (id, email, name, role, password_hash, disabled, verify_limit_per_minute, created_at, updated_at) values (?, ?, ?, ?, ?, 0, ?, ?, ?)')
@@ -116,7 +116,7 @@ export async function seed(file: string, secrets: Secrets, opts: SeedOptions): P
   }
   db.exec('commit')
 
-  // Licences. Reserved rows (fingerprint, activation) first, then the bulk; samples spread evenly.
+  // Licenses. Reserved rows (fingerprint, activation) first, then the bulk; samples spread evenly.
   const lt = performance.now()
   const licIndexes = dropIndexes(db, 'licenses')
   const insLic = db.prepare(`insert into licenses (id, owner_id, label, key_digest, key_ciphertext, key_hint, status, expires_at, max_devices, metadata, renewal_period, created_at, updated_at)
@@ -137,7 +137,7 @@ export async function seed(file: string, secrets: Secrets, opts: SeedOptions): P
     const status = !reserved && i % 20 === 7 ? 'suspended' : 'active'
     const expiresAt = !reserved && i % 20 === 13 ? now - DAY : i % 2 ? now + 365 * DAY : null
     const maxDevices = i % 3 === 0 ? null : 3
-    insLic.run(id, ownerIds[i % ownerIds.length]!, `Bench licence ${i}`, digest(body), encrypt(body), keyHintOf(body), status, expiresAt, reserved ? 3 : maxDevices,
+    insLic.run(id, ownerIds[i % ownerIds.length]!, `Bench license ${i}`, digest(body), encrypt(body), keyHintOf(body), status, expiresAt, reserved ? 3 : maxDevices,
       metadata[i % 3]!, i % 4 === 0 ? '1y' : null, created, created)
     if (i < opts.fingerprintKeys) {
       const fp = `bench-fp-${i}`
@@ -159,7 +159,7 @@ export async function seed(file: string, secrets: Secrets, opts: SeedOptions): P
   for (const sql of licIndexes) db.exec(sql)
   out.seconds.licenses = (performance.now() - lt) / 1000
 
-  // Events: the system log's mix over 90 days — mostly validations, some logins, licence and device changes.
+  // Events: the system log's mix over 90 days — mostly validations, some logins, license and device changes.
   const et = performance.now()
   const evIndexes = dropIndexes(db, 'events')
   const insEv = db.prepare(`insert into events (id, created_at, type, actor_type, actor_id, subject_type, subject_id, owner_id, ip, user_agent, country, outcome, detail)

@@ -18,8 +18,8 @@ export const keyCommands: Record<string, Command> = {
       return {
         output: { rewritten, webhookSecretsRewritten: webhooks.rewritten },
         human: rewritten
-          ? `Rewrote ${rewritten} licence${rewritten === 1 ? '' : 's'} under the new secrets. Run again until it reports 0, then remove the *_PREVIOUS secrets.`
-          : 'Every licence already uses the new secrets: the *_PREVIOUS secrets can be removed.',
+          ? `Rewrote ${rewritten} license${rewritten === 1 ? '' : 's'} under the new secrets. Run again until it reports 0, then remove the *_PREVIOUS secrets.`
+          : 'Every license already uses the new secrets: the *_PREVIOUS secrets can be removed.',
       }
     },
   },

@@ -23,7 +23,7 @@ function needKeySecrets(ctx: ServiceContext) {
   }
 }
 
-/** A licence by its key as a customer types it (the service normalises it). */
+/** A license by its key as a customer types it (the service normalises it). */
 async function byKey(ctx: ServiceContext, key: string) {
   needKeySecrets(ctx)
   return await findLicenseByKey(ctx, scopeOfCommand(ctx), key)
@@ -39,7 +39,7 @@ function summary(l: LicenseView): string {
 
 function details(l: Awaited<ReturnType<typeof findLicenseByKey>>): string {
   const lines = table([
-    ['Licence', l.id],
+    ['License', l.id],
     ['Key', l.maskedKey],
     ['Owner', l.ownerEmail ?? l.ownerId],
     ['Product', l.product ? `${l.product.name} (${l.product.slug})` : 'none'],
@@ -89,7 +89,7 @@ const create: Command = {
       const view = { ...license, ownerEmail: owner.email }
       return {
         output: { key, ...view },
-        human: `Created licence for ${owner.email}: ${summary(view)}\nKey (shown once): ${key}`,
+        human: `Created license for ${owner.email}: ${summary(view)}\nKey (shown once): ${key}`,
       }
     }
   },
@@ -121,7 +121,7 @@ async function listAll(ctx: ServiceContext, filter: Omit<z.output<typeof listLic
   const rows = all.map(l => [l.maskedKey, l.displayStatus, when(l.expiresAt), devices(l), l.ownerEmail ?? l.ownerId, l.product?.slug ?? '—', l.customerEmail ?? '—', l.label])
   return {
     output: { licenses: all },
-    human: all.length === 0 ? 'No licences.' : table([['KEY', 'STATUS', 'EXPIRES', 'DEVICES', 'OWNER', 'PRODUCT', 'CUSTOMER', 'LABEL'], ...rows]),
+    human: all.length === 0 ? 'No licenses.' : table([['KEY', 'STATUS', 'EXPIRES', 'DEVICES', 'OWNER', 'PRODUCT', 'CUSTOMER', 'LABEL'], ...rows]),
   }
 }
 
@@ -151,7 +151,7 @@ const renew: Command = {
   flags: { 'expires-in': 'string', 'expires-at': 'string' },
   positionals: ['KEY'],
   prepare({ flags, positionals: [key] }) {
-    // Checked now with a stand-in id; the licence's own id is filled in once KEY is resolved.
+    // Checked now with a stand-in id; the license's own id is filled in once KEY is resolved.
     const input = validate(renewLicenseSchema, { id: 'lic_0', ...expiry(flags) })
     return async (ctx) => {
       const found = await byKey(ctx, key!)

@@ -28,7 +28,7 @@ export const events = sqliteTable('events', {
   actorId: text('actor_id'),
   subjectType: text('subject_type'),
   subjectId: text('subject_id'),
-  /** The user whose data this event concerns (licence owner, login target): drives per-user views. */
+  /** The user whose data this event concerns (license owner, login target): drives per-user views. */
   ownerId: text('owner_id'),
   ip: text('ip'),
   userAgent: text('user_agent'),

@@ -8,13 +8,13 @@ export const LICENSE_STATUSES = ['active', 'suspended'] as const
 export type LicenseStatus = (typeof LICENSE_STATUSES)[number]
 
 /**
- * A licence. The key itself is never stored: `keyDigest` (HMAC-SHA-256 with KEY_HMAC_SECRET) is the
+ * A license. The key itself is never stored: `keyDigest` (HMAC-SHA-256 with KEY_HMAC_SECRET) is the
  * lookup, `keyCiphertext` (AES-256-GCM with KEY_ENC_SECRET) lets the owner see it again.
  */
 export const licenses = sqliteTable('licenses', {
   id: id(),
   ownerId: text('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
-  /** The owner's product this licence is for; null = none. A product with licences cannot be deleted. */
+  /** The owner's product this license is for; null = none. A product with licenses cannot be deleted. */
   productId: text('product_id').references(() => products.id),
   label: text('label').notNull().default(''),
   keyDigest: text('key_digest').notNull(),
@@ -52,12 +52,12 @@ export const licenses = sqliteTable('licenses', {
   index('licenses_product_created_idx').on(t.productId, t.createdAt).where(sql`"product_id" is not null`),
   uniqueIndex('licenses_owner_external_id_unique').on(t.ownerId, t.externalId).where(sql`"external_id" is not null`),
   index('licenses_customer_email_idx').on(t.customerEmail).where(sql`"customer_email" is not null`),
-  // The expiry cron's scans: only licences with an announcement still due are in these indexes.
+  // The expiry cron's scans: only licenses with an announcement still due are in these indexes.
   index('licenses_expiring_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expiring_notified_for" is not "expires_at"`),
   index('licenses_expired_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expired_notified_for" is not "expires_at"`),
 ])
 
-/** A device (activation) of a licence; one row per fingerprint. */
+/** A device (activation) of a license; one row per fingerprint. */
 export const devices = sqliteTable('devices', {
   id: id(),
   licenseId: text('license_id').notNull().references(() => licenses.id, { onDelete: 'cascade' }),

@@ -5,8 +5,8 @@ import { id, timestamps } from './columns'
 import { users } from './users'
 
 /**
- * A product of a seller (owner): licences may belong to one, and public API calls may name it by
- * `slug` (a key sold for one product never unlocks another). `defaults` fill a new licence's unset
+ * A product of a seller (owner): licenses may belong to one, and public API calls may name it by
+ * `slug` (a key sold for one product never unlocks another). `defaults` fill a new license's unset
  * fields; it is one JSON object checked by productDefaultsSchema, so more defaults (grace, lease…)
  * are new members of that schema, not new columns.
  */

@@ -15,7 +15,7 @@ export const users = sqliteTable('users', {
   /** PHC-style scrypt string: $scrypt$ln=14,r=8,p=5$salt$hash */
   passwordHash: text('password_hash').notNull(),
   disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
-  /** Public API calls per minute for this user's licences; null = installation default. */
+  /** Public API calls per minute for this user's licenses; null = installation default. */
   verifyLimitPerMinute: integer('verify_limit_per_minute'),
   passwordChangedAt: integer('password_changed_at', { mode: 'timestamp_ms' }),
   lastLoginAt: integer('last_login_at', { mode: 'timestamp_ms' }),

@@ -1,4 +1,4 @@
-// A Node CLI app that checks its licence on every start, online or offline (README "10-line example").
+// A Node CLI app that checks its license on every start, online or offline (README "10-line example").
 //   node examples/cli.mjs LM-XXXXX-…   (LM_URL defaults to http://localhost:8787)
 import { hostname } from 'node:os'
 import { LicenseClient } from '@license-manager/client'

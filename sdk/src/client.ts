@@ -68,7 +68,7 @@ export interface LicenseClientOptions {
 }
 
 type Route = 'verify' | 'activate' | 'deactivate' | 'heartbeat'
-/** Answers that carry no token by design (there is no licence to bind one to, in this product). */
+/** Answers that carry no token by design (there is no license to bind one to, in this product). */
 const UNSIGNED = new Set(['NOT_FOUND', 'PRODUCT_MISMATCH'])
 const FLAG: Record<Exclude<Route, 'deactivate'>, string> = { verify: 'valid', activate: 'activated', heartbeat: 'alive' }
 const LAST_SEEN = 'last-seen'
@@ -175,7 +175,7 @@ export class LicenseClient {
     return { deactivated: body.deactivated === true, code: body.code as ServerDeactivateCode, devices: (body.devices as Devices | undefined) ?? null, offline: false }
   }
 
-  /** Renew a floating seat's lease (servers with lease-based licences). */
+  /** Renew a floating seat's lease (servers with lease-based licenses). */
   async heartbeat(key: string, opts: { fingerprint: string, product?: string }): Promise<HeartbeatResult> {
     requireString('key', key)
     requireString('fingerprint', opts?.fingerprint)
@@ -313,7 +313,7 @@ export class LicenseClient {
     const now = this.now()
     const lastSeen = Number(await this.storage.get(LAST_SEEN)) || 0
     if (now + this.tolerance < Math.max(claims.iat * 1000, lastSeen)) return fail('CLOCK_TAMPERED', 'this device\'s clock was set back', claims, entry.token)
-    if (now >= claims.exp * 1000) return fail('OFFLINE_EXPIRED', 'the cached answer has expired: connect to the licence server', claims, entry.token)
+    if (now >= claims.exp * 1000) return fail('OFFLINE_EXPIRED', 'the cached answer has expired: connect to the license server', claims, entry.token)
     if (now > lastSeen) await this.storage.set(LAST_SEEN, String(now))
     return { valid: true, code: claims.code === 'GRACE_PERIOD' ? 'GRACE_PERIOD' : 'VALID', offline: true, ...signedPart(claims, entry.token), error }
   }

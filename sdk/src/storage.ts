@@ -1,7 +1,7 @@
 /**
  * Where the client keeps the last good token per key, the JWKS it fetched and the last time it saw.
  * Values are strings (JSON); names are short ASCII. Implementations may be sync or async.
- * Nothing stored is the licence key itself (entries are named by its hash).
+ * Nothing stored is the license key itself (entries are named by its hash).
  */
 export interface LicenseStorage {
   get(name: string): Promise<string | null> | string | null

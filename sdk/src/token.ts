@@ -1,6 +1,6 @@
 import { compactVerify, createLocalJWKSet, errors, type JSONWebKeySet } from 'jose'
 
-/** The licence as a signed answer describes it. */
+/** The license as a signed answer describes it. */
 export interface LicenseInfo {
   expiresAt: string | null
   metadata: Record<string, unknown>
@@ -86,7 +86,7 @@ export interface Expected {
 
 /**
  * Check a token's signature (EdDSA only, `typ` lm-license+jwt, `kid` in the keys) and its binding:
- * issuer, kh, product, fingerprint and nonce. Time is the caller's business (an expired licence's
+ * issuer, kh, product, fingerprint and nonce. Time is the caller's business (an expired license's
  * token is signed but already past its exp), so it is not checked here.
  */
 export async function verifyToken(token: string, jwks: JSONWebKeySet, expected: Expected): Promise<{ claims: LicenseClaims, kid: string }> {
@@ -99,7 +99,7 @@ export async function verifyToken(token: string, jwks: JSONWebKeySet, expected: 
     throw new TokenError(`the signature does not verify (${(error as Error).message})`, 'signature')
   }
   const { protectedHeader, payload } = result
-  if (protectedHeader.typ !== TOKEN_TYPE || typeof protectedHeader.kid !== 'string') throw new TokenError('not a licence token (typ/kid)', 'claims')
+  if (protectedHeader.typ !== TOKEN_TYPE || typeof protectedHeader.kid !== 'string') throw new TokenError('not a license token (typ/kid)', 'claims')
   let claims: unknown
   try {
     claims = JSON.parse(new TextDecoder().decode(payload))
@@ -107,7 +107,7 @@ export async function verifyToken(token: string, jwks: JSONWebKeySet, expected: 
   catch {
     throw new TokenError('the payload is not JSON', 'claims')
   }
-  if (!isClaims(claims)) throw new TokenError('the claims are not a licence answer', 'claims')
+  if (!isClaims(claims)) throw new TokenError('the claims are not a license answer', 'claims')
   if (expected.issuer !== false && expected.issuer !== undefined && claims.iss !== expected.issuer) throw new TokenError('issued by another installation', 'binding')
   if (claims.kh !== expected.kh) throw new TokenError('the token is for another key', 'binding')
   if (expected.product !== undefined && claims.product !== expected.product) throw new TokenError('the token is for another product', 'binding')

@@ -43,7 +43,7 @@ const license = async (input: Parameters<typeof seedLicense>[2] = {}) => await s
 const HOUR = 3_600_000
 
 describe('online', () => {
-  it('activate, verify and deactivate: signed answers with the licence, fresh nonces, nothing else trusted', async () => {
+  it('activate, verify and deactivate: signed answers with the license, fresh nonces, nothing else trusted', async () => {
     const { key } = await license({ maxDevices: 2, expiresIn: '30d', metadata: { tier: 'pro' } })
     const c = client()
     const a = await c.activate(key, { fingerprint: 'laptop', name: 'Laptop' })
@@ -122,7 +122,7 @@ describe('offline', () => {
     expect(await client({ storage: new FileStorage(file), now: () => now }).verify(key)).toMatchObject({ valid: true, offline: true })
     now = exp
     expect(await client({ storage: new FileStorage(file), now: () => now }).verify(key)).toMatchObject({ valid: false, code: 'OFFLINE_EXPIRED', offline: true })
-    // The file holds no licence key, in any form, and only its owner may read it.
+    // The file holds no license key, in any form, and only its owner may read it.
     const text = readFileSync(file, 'utf8')
     expect(text).not.toContain(key)
     expect(text).not.toContain(key.replace(/-/g, '').slice(2))
@@ -231,7 +231,7 @@ describe('attacks: the SDK refuses', () => {
     expect(r).toMatchObject({ valid: false, code: 'INVALID_RESPONSE', error: { message: 'the token is for another product' } })
   })
 
-  it('a replayed older answer (the VALID answer from before the licence was suspended)', async () => {
+  it('a replayed older answer (the VALID answer from before the license was suspended)', async () => {
     const { key, license: l } = await license()
     const c = client()
     expect((await c.verify(key)).valid).toBe(true)

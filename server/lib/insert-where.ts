@@ -25,7 +25,7 @@ export function insertRowWhere<T extends SQLiteTable>(db: DB, table: T, row: T['
 
 /**
  * SQL: at least one of `changes` differs from the row (`IS NOT`: null-safe), i.e. writing them
- * changes something — the condition that keeps a no-op update (suspending a suspended licence,
+ * changes something — the condition that keeps a no-op update (suspending a suspended license,
  * saving the same values) from writing an event. Values are bound as the column maps them (JSON,
  * booleans, dates), so they compare with what is stored.
  */

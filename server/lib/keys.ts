@@ -1,7 +1,7 @@
 import { CROCKFORD, fromBase64, randomBytes, toBase64, toCrockford } from './random'
 
 /**
- * Licence keys: `LM-` + 30 Crockford base32 symbols in six groups of five, e.g.
+ * License keys: `LM-` + 30 Crockford base32 symbols in six groups of five, e.g.
  * LM-7K3QF-9XW2M-TR8VD-0HJ4N-B6ZCE-4Q9XH. 29 symbols come from the CSPRNG (145 bits ≥ 128) and the
  * 30th is a Luhn mod 32 check symbol: any single mistyped symbol and most swaps of neighbours are
  * caught without a database read, as are 31 in 32 random strings.

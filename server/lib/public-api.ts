@@ -50,7 +50,7 @@ export function isJsonContentType(value: string | null): boolean {
   return type === 'application/json'
 }
 
-/** `product`: the slug of the product the calling application is (PRODUCT_MISMATCH when the licence is not for it). */
+/** `product`: the slug of the product the calling application is (PRODUCT_MISMATCH when the license is not for it). */
 export interface Fields { key: string, fingerprint?: string, name?: string, product?: string, nonce?: string, signed?: boolean }
 type StringField = 'key' | 'fingerprint' | 'name' | 'product' | 'nonce'
 

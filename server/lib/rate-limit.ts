@@ -5,7 +5,7 @@ import { ApiError } from './public-api'
 
 /**
  * Rate limits of the public API (SPEC "Rate limits", docs/rate-limits.md):
- * - per developer: calls for licences owned by one user, per window (default 600 per 60 s);
+ * - per developer: calls for licenses owned by one user, per window (default 600 per 60 s);
  * - brute force: an IP with more than 20 NOT_FOUND answers in 10 minutes gets 429 on the public
  *   routes, before its body is read, until the window passes.
  *
@@ -158,7 +158,7 @@ export class RequestLimiter {
     }
   }
 
-  /** Count a call against the licence owner's limit (see the module comment). */
+  /** Count a call against the license owner's limit (see the module comment). */
   async admit(ownerId: string, perWindow: number | null): Promise<UserAdmission> {
     const limit = perWindow ?? this.settings.perMinuteDefault
     const windowSeconds = this.settings.windowSeconds

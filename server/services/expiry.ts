@@ -8,14 +8,14 @@ import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
 /**
  * The scheduled side of time-based licensing (SPEC: Time-based licensing). Each run announces
- * `license.expiring` once per licence EXPIRY_NOTICE_DAYS before its expiry and `license.expired`
- * once when it has passed. Exactly once: a licence's marker (the expiresAt value the notice was
+ * `license.expiring` once per license EXPIRY_NOTICE_DAYS before its expiry and `license.expired`
+ * once when it has passed. Exactly once: a license's marker (the expiresAt value the notice was
  * for) is set by a conditional UPDATE, the event is written on that UPDATE's own condition and the
  * outbox rows only with that event — all in one batch, so two overlapping runs cannot both announce. Renewing or
  * editing the expiry changes expiresAt, which re-arms both notices.
  */
 const DAY = 86_400_000
-/** Licences announced per kind per run; a backlog drains over the following minutes. */
+/** Licenses announced per kind per run; a backlog drains over the following minutes. */
 const PER_RUN = 50
 
 export function expiryNoticeDays(env: Pick<AppEnv, 'EXPIRY_NOTICE_DAYS'>): number {
@@ -36,7 +36,7 @@ export async function announceExpiries(ctx: ServiceContext) {
     ctx.db.select({ id: licenses.id, ownerId: licenses.ownerId, expiresAt: licenses.expiresAt }).from(licenses)
       .where(and(expiringDue, gt(licenses.expiresAt, now), lte(licenses.expiresAt, horizon))).orderBy(asc(licenses.expiresAt)).limit(PER_RUN),
   ])
-  // Per licence: the event (on the marker update's own condition), the marker update, the outbox rows
+  // Per license: the event (on the marker update's own condition), the marker update, the outbox rows
   // (only with that event). The outbox statements' places are kept to read their new message ids.
   const statements: BatchItem<'sqlite'>[] = []
   const outboxAt: number[] = []
@@ -49,7 +49,7 @@ export async function announceExpiries(ctx: ServiceContext) {
   }
   for (const l of expired) {
     const at = l.expiresAt!
-    // An expired licence needs no "expiring" notice any more either.
+    // An expired license needs no "expiring" notice any more either.
     announce(l, 'license.expired', and(eq(licenses.expiresAt, at), sql`${licenses.expiredNotifiedFor} is not ${at.getTime()}`)!,
       { expiredNotifiedFor: at, expiringNotifiedFor: at }, { expiresAt: at.toISOString() })
   }

@@ -16,7 +16,7 @@ import { findOwnersProduct } from './products'
 import { redactForOwner } from './system-log'
 import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
-/** Whose licences a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
+/** Whose licenses a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
 export type LicenseScope = OwnerScope
 
 const inScope = (scope: LicenseScope, id?: string): SQL | undefined => and(
@@ -26,10 +26,10 @@ const inScope = (scope: LicenseScope, id?: string): SQL | undefined => and(
 
 export type LicenseView = ReturnType<typeof licenseView>
 
-/** A licence's product as views show it. */
+/** A license's product as views show it. */
 export interface ProductRef { id: string, slug: string, name: string }
 
-/** A licence as the web app and CLI see it: never the digest or ciphertext. */
+/** A license as the web app and CLI see it: never the digest or ciphertext. */
 export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail?: string | null, product?: ProductRef | null }, now: Date) {
   const expired = l.expiresAt !== null && l.expiresAt.getTime() <= now.getTime()
   return {
@@ -84,7 +84,7 @@ function licenseEvent(type: string, l: Pick<License, 'id' | 'ownerId'>, detail?:
 }
 
 /**
- * Create a licence for `ownerId`. With a product (one of the owner's, by id or slug), each field the
+ * Create a license for `ownerId`. With a product (one of the owner's, by id or slug), each field the
  * input leaves unset takes the product's default (docs/products.md).
  */
 export async function createLicense(ctx: ServiceContext, ownerId: string, input: z.output<typeof createLicenseSchema>) {
@@ -188,17 +188,17 @@ export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, inp
 
 async function findInScope(ctx: ServiceContext, scope: LicenseScope, id: string): Promise<License> {
   const [l] = await ctx.db.select().from(licenses).where(inScope(scope, id)).limit(1)
-  if (!l) throw notFound('Licence')
+  if (!l) throw notFound('License')
   return l
 }
 
-/** A licence with its devices and recent events (the detail page). */
+/** A license with its devices and recent events (the detail page). */
 export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
   const now = nowOf(ctx)
   const [row] = await ctx.db.select({ license: licenses, devicesUsed, ownerEmail: users.email, product: productRef })
     .from(licenses).innerJoin(users, eq(users.id, licenses.ownerId)).leftJoin(products, eq(products.id, licenses.productId))
     .where(inScope(scope, id)).limit(1)
-  if (!row) throw notFound('Licence')
+  if (!row) throw notFound('License')
   const [deviceRows, eventRows] = await ctx.db.batch([
     ctx.db.select().from(devices).where(eq(devices.licenseId, id)).orderBy(desc(devices.lastSeenAt)).limit(500),
     ctx.db.select({ id: events.id, createdAt: events.createdAt, type: events.type, outcome: events.outcome, ip: events.ip, actorType: events.actorType, actorId: events.actorId, detail: events.detail })
@@ -231,22 +231,22 @@ async function decryptWithRotation(ctx: ServiceContext, ciphertext: string): Pro
   }
 }
 
-/** Find a licence by its key (CLI `license show KEY`). */
+/** Find a license by its key (CLI `license show KEY`). */
 export async function findLicenseByKey(ctx: ServiceContext, scope: LicenseScope, key: string) {
   const body = normalizeKey(key)
-  if (!body) throw notFound('Licence')
+  if (!body) throw notFound('License')
   const digests = [await keyDigest(ctx.env.KEY_HMAC_SECRET, body)]
   if (ctx.env.KEY_HMAC_SECRET_PREVIOUS) digests.push(await keyDigest(ctx.env.KEY_HMAC_SECRET_PREVIOUS, body))
   const [l] = await ctx.db.select({ id: licenses.id }).from(licenses).where(and(inArray(licenses.keyDigest, digests), inScope(scope))).limit(1)
-  if (!l) throw notFound('Licence')
+  if (!l) throw notFound('License')
   return await getLicense(ctx, scope, l.id)
 }
 
 type MutationEvent = 'license.updated' | 'license.suspended' | 'license.reinstated' | 'license.renewed'
 
 /**
- * Apply a change with its audit event and webhook outbox rows in one batch; a licence outside the
- * scope is NOT_FOUND. A change that changes nothing (suspending a suspended licence, saving the same
+ * Apply a change with its audit event and webhook outbox rows in one batch; a license outside the
+ * scope is NOT_FOUND. A change that changes nothing (suspending a suspended license, saving the same
  * values) writes nothing: no event, no webhook. The event is written first, on the same condition
  * as the update (`target`), and the outbox rows only with that event.
  */
@@ -288,7 +288,7 @@ export async function updateLicense(ctx: ServiceContext, scope: LicenseScope, in
   const changes: Partial<License> = {}
   if (input.product !== undefined || input.externalId) {
     const before = await findInScope(ctx, scope, input.id)
-    // A licence's product is always one of its owner's.
+    // A license's product is always one of its owner's.
     if (input.product !== undefined) changes.productId = input.product === null ? null : (await findOwnersProduct(ctx, before.ownerId, input.product)).id
     if (input.externalId && await externalIdInUse(ctx, before.ownerId, input.externalId, before.id)) throw externalIdTaken()
   }
@@ -314,8 +314,8 @@ export async function reinstateLicense(ctx: ServiceContext, scope: LicenseScope,
 }
 
 /**
- * Renew: to a chosen date, or by a duration (default: the licence's renewal period) from the later
- * of now and the current expiry. A perpetual licence has nothing to extend: only a date applies.
+ * Renew: to a chosen date, or by a duration (default: the license's renewal period) from the later
+ * of now and the current expiry. A perpetual license has nothing to extend: only a date applies.
  */
 export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof renewLicenseSchema>) {
   const l = await findInScope(ctx, scope, input.id)
@@ -325,11 +325,11 @@ export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, inp
     expiresAt = input.expiresAt
   }
   else if (l.expiresAt === null) {
-    throw new ServiceError('BAD_REQUEST', 'A perpetual licence does not expire: give a date to make it expire', { expiresAt: ['Give a date'] })
+    throw new ServiceError('BAD_REQUEST', 'A perpetual license does not expire: give a date to make it expire', { expiresAt: ['Give a date'] })
   }
   else {
     const period = input.expiresIn ?? l.renewalPeriod
-    if (!period) throw new ServiceError('BAD_REQUEST', 'This licence has no renewal period: give a date or a duration', { expiresIn: ['Give a duration or a date'] })
+    if (!period) throw new ServiceError('BAD_REQUEST', 'This license has no renewal period: give a date or a duration', { expiresIn: ['Give a duration or a date'] })
     const base = l.expiresAt && l.expiresAt.getTime() > now.getTime() ? l.expiresAt : now
     expiresAt = addDuration(base, parseDuration(period)!)
   }
@@ -340,7 +340,7 @@ export async function renewLicense(ctx: ServiceContext, scope: LicenseScope, inp
 
 export async function deleteLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
   const l = await findInScope(ctx, scope, id)
-  // The event on the delete's own condition, then the outbox rows (they read the licence, which is
+  // The event on the delete's own condition, then the outbox rows (they read the license, which is
   // gone after the delete: same transaction), then the delete.
   const event = recordEventWhere(ctx, licenseEvent('license.deleted', l, { label: l.label }), exists(ctx.db.select({ one: sql`1` }).from(licenses).where(inScope(scope, id))))
   const [, outbox, deleted] = await ctx.db.batch([
@@ -348,7 +348,7 @@ export async function deleteLicense(ctx: ServiceContext, scope: LicenseScope, id
     outboxInsert(ctx, { type: 'license.deleted', licenseId: id, onlyWithEvent: event.id }),
     ctx.db.delete(licenses).where(inScope(scope, id)).returning({ id: licenses.id }),
   ])
-  if (!deleted[0]) throw notFound('Licence')
+  if (!deleted[0]) throw notFound('License')
   deliverAfterCommit(ctx, outbox)
   return { ok: true }
 }
@@ -375,7 +375,7 @@ export async function freeDevice(ctx: ServiceContext, scope: LicenseScope, licen
 
 /**
  * Key-secret rotation (docs/keys.md): with the new secrets in KEY_HMAC_SECRET / KEY_ENC_SECRET and
- * the old ones in the *_PREVIOUS variables, rewrite every licence's digest and ciphertext under the
+ * the old ones in the *_PREVIOUS variables, rewrite every license's digest and ciphertext under the
  * new secrets, in bounded batches. Idempotent; lookups keep working throughout (both digests are
  * tried in the same indexed read), and the *_PREVIOUS secrets can be removed once it reports 0 left.
  */

@@ -10,7 +10,7 @@ import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventWhere } from './events'
 
 /**
- * Products (docs/products.md): a seller's apps or editions. A licence belongs to at most one product
+ * Products (docs/products.md): a seller's apps or editions. A license belongs to at most one product
  * of its owner; the public API's optional `product` (a slug) must match it.
  */
 
@@ -111,7 +111,7 @@ export async function getProduct(ctx: ServiceContext, scope: OwnerScope, id: str
 }
 
 /**
- * One of `ownerId`'s products by id or slug (a licence's product is always its owner's). Another
+ * One of `ownerId`'s products by id or slug (a license's product is always its owner's). Another
  * owner's product is NOT_FOUND, like one that does not exist.
  */
 export async function findOwnersProduct(ctx: ServiceContext, ownerId: string, ref: string): Promise<Product> {
@@ -153,7 +153,7 @@ export async function updateProduct(ctx: ServiceContext, scope: OwnerScope, inpu
   return productView(updated[0], { licenseCount: n, ownerEmail })
 }
 
-/** Delete a product no licence uses (checked in the DELETE itself, so a licence created meanwhile keeps it). */
+/** Delete a product no license uses (checked in the DELETE itself, so a license created meanwhile keeps it). */
 export async function deleteProduct(ctx: ServiceContext, scope: OwnerScope, id: string) {
   const { product: p } = await findInScope(ctx, scope, id)
   const target = and(inScope(scope, id), sql`not exists (select 1 from licenses l where l.product_id = ${id})`)

@@ -8,7 +8,7 @@ import { nowOf, type ServiceContext } from './context'
 
 /**
  * Nonces and signed answers on the public routes (docs/offline.md). A route's answer goes through
- * `finishAnswer`: the nonce is echoed, and with `signed: true` an answer about an existing licence
+ * `finishAnswer`: the nonce is echoed, and with `signed: true` an answer about an existing license
  * gets a `token` — built from what the route's single lookup already read, so no extra D1 call.
  */
 export interface AnswerOptions {
@@ -18,7 +18,7 @@ export interface AnswerOptions {
   signed?: boolean
 }
 
-/** The licence as a public answer shows it (verify's `license`); also the token's `license` claim. */
+/** The license as a public answer shows it (verify's `license`); also the token's `license` claim. */
 export interface PublicLicense {
   expiresAt: string | null
   metadata: Record<string, unknown>
@@ -26,11 +26,11 @@ export interface PublicLicense {
   graceEndsAt?: string | null
 }
 
-/** What a token says about the licence, from the route's own lookup. */
+/** What a token says about the license, from the route's own lookup. */
 export interface Signable {
   valid: boolean
   license: PublicLicense
-  /** The licence's product slug, null when it has none. */
+  /** The license's product slug, null when it has none. */
   product: string | null
 }
 
@@ -66,8 +66,8 @@ export async function keyHash(canonicalBody: string): Promise<string> {
 const toSeconds = (iso: string | null | undefined) => (iso ? Math.floor(Date.parse(iso) / 1000) : null)
 
 /**
- * Echo the nonce and, when asked for and the licence exists (`signable`), add the signed token.
- * Claims: iss, iat, nbf, exp (iat + TOKEN_TTL, never past the licence's expiry or grace end), code,
+ * Echo the nonce and, when asked for and the license exists (`signable`), add the signed token.
+ * Claims: iss, iat, nbf, exp (iat + TOKEN_TTL, never past the license's expiry or grace end), code,
  * valid, license, product, fingerprint (if sent), nonce (if sent), kh. Nothing else.
  */
 export async function finishAnswer<T extends { code: string }>(
@@ -80,7 +80,7 @@ export async function finishAnswer<T extends { code: string }>(
   if (input.nonce !== undefined) out.nonce = input.nonce
   if (!input.signed || !signable) return out
   const canonical = normalizeKey(input.key)
-  if (!canonical) return out // a licence was found, so this cannot happen; never sign for a key we cannot bind
+  if (!canonical) return out // a license was found, so this cannot happen; never sign for a key we cannot bind
   const iat = Math.floor(nowOf(ctx).getTime() / 1000)
   const cap = toSeconds(signable.license.graceEndsAt) ?? toSeconds(signable.license.expiresAt)
   const exp = Math.min(iat + tokenTtlSeconds(ctx.env), cap ?? Number.POSITIVE_INFINITY)

@@ -140,7 +140,7 @@ export function chartWhere(scope: LogScope, input: ChartInput, from: Date, to: D
 
 /**
  * Validation calls over time (succeeded vs failed per hour, or per day past two days), with the
- * top IPs and the licences with most failures in the range. Never key material: a licence is its id and label.
+ * top IPs and the licenses with most failures in the range. Never key material: a license is its id and label.
  */
 export async function validationChart(ctx: ServiceContext, scope: LogScope, input: ChartInput) {
   const to = input.to ?? nowOf(ctx)

@@ -31,7 +31,7 @@ interface Found {
   limit: number | null
   /** The owner has an enabled endpoint subscribed to license.validated (webhooks). */
   validatedHooks: number
-  /** The slug of the licence's product (null: none). */
+  /** The slug of the license's product (null: none). */
   productSlug: string | null
 }
 
@@ -43,7 +43,7 @@ export interface CallLimiter {
 }
 
 /**
- * The licence behind key digests, with its device count and whether `fingerprint` is active: ONE
+ * The license behind key digests, with its device count and whether `fingerprint` is active: ONE
  * indexed read. Every column is aliased to its Found name, so rows are read by name.
  */
 export function lookupQuery(db: ServiceContext['db'], digests: string[], fingerprint: string | undefined) {
@@ -104,7 +104,7 @@ async function find(ctx: ServiceContext, key: string, fingerprint: string | unde
 }
 
 /**
- * The licence behind a key, with the rate limits applied: a found licence counts against its
+ * The license behind a key, with the rate limits applied: a found license counts against its
  * owner's limit (429 when over it, before any change is made); a NOT_FOUND counts against the
  * caller's IP (brute-force guard). Refusals and blocks are recorded once, not per call.
  */
@@ -139,10 +139,10 @@ async function lookup(ctx: ServiceContext, route: string, key: string, fingerpri
   return l
 }
 
-/** The caller named a product (its slug) and the licence is not for it (another product, or none). */
+/** The caller named a product (its slug) and the license is not for it (another product, or none). */
 const productMismatch = (l: Found, product: string | undefined) => product !== undefined && l.productSlug !== product
 
-/** A mismatch answers nothing about the licence (no `license`, no `devices`) and changes nothing. */
+/** A mismatch answers nothing about the license (no `license`, no `devices`) and changes nothing. */
 const mismatchDetail = (product: string) => ({ product: product.slice(0, 64) })
 
 function stateOf(l: Found, now: Date): 'SUSPENDED' | 'EXPIRED' | null {
@@ -156,7 +156,7 @@ const licenseOf = (l: Found, used = l.used): PublicLicense => ({ expiresAt: l.ex
 
 /**
  * The API call as an audit event, written after the response and batched with other calls'
- * (recordEventSoon). A verify of an existing licence whose owner has an endpoint subscribed to
+ * (recordEventSoon). A verify of an existing license whose owner has an endpoint subscribed to
  * license.validated (known from the lookup) also writes those outbox rows in the same batch, and
  * their first attempt follows — all off the response path.
  */

@@ -14,7 +14,7 @@ import { deliverMessages } from './webhook-delivery'
 /** Epoch ms column → ISO 8601 with milliseconds, as JSON.stringify(new Date()) writes it. */
 const isoOf = (column: string) => sql.raw(`case when ${column} is null then null else strftime('%Y-%m-%dT%H:%M:%fZ', ${column} / 1000.0, 'unixepoch') end`)
 
-/** The licence as payloads show it, built from row `l` in SQL: its state inside the batch. Never key material. */
+/** The license as payloads show it, built from row `l` in SQL: its state inside the batch. Never key material. */
 const LICENSE_JSON = sql`json_object(
   'id', l.id, 'label', l.label, 'status', l.status, 'expiresAt', ${isoOf('l.expires_at')},
   'maxDevices', l.max_devices, 'devicesUsed', (select count(*) from devices dv where dv.license_id = l.id),
@@ -39,7 +39,7 @@ export const subscribedSql = (type: string) => sql`e.enabled = 1 and (
   or exists (select 1 from json_each(e.event_types) where json_each.value = ${type}))`
 
 /**
- * INSERT … SELECT one pending delivery per subscribed endpoint of the licence's owner. Returns the new
+ * INSERT … SELECT one pending delivery per subscribed endpoint of the license's owner. Returns the new
  * message ids (for the first attempt after the commit: deliverAfterCommit).
  */
 export function outboxInsert(ctx: ServiceContext, event: OutboxEvent) {

@@ -286,7 +286,7 @@ export async function replayDelivery(ctx: ServiceContext, scope: WebhookScope, i
 
 /**
  * Key-secret rotation (docs/keys.md): re-encrypt endpoint secrets still under KEY_ENC_SECRET_PREVIOUS
- * with the new KEY_ENC_SECRET (`lm keys rotate` runs it beside the licences' rewrite). Idempotent.
+ * with the new KEY_ENC_SECRET (`lm keys rotate` runs it beside the licenses' rewrite). Idempotent.
  */
 export async function reencryptWebhookSecrets(ctx: ServiceContext) {
   const current = async (c: string | null) => {

@@ -5,11 +5,11 @@ import { announceExpiries } from '../services/expiry'
 import { deliverDue } from '../services/webhook-delivery'
 
 /**
- * Every minute (wrangler.toml [triggers]): announce licence expiries, then send due webhook
+ * Every minute (wrangler.toml [triggers]): announce license expiries, then send due webhook
  * deliveries — retries, CLI changes, and anything whose first attempt was lost. Bounded per run.
  */
 export default defineTask({
-  meta: { name: 'webhooks', description: 'Announce licence expiry and deliver due webhooks' },
+  meta: { name: 'webhooks', description: 'Announce license expiry and deliver due webhooks' },
   async run({ context }) {
     const env = (context as { cloudflare?: { env: AppEnv } }).cloudflare?.env
     if (!env?.DB) return { result: 'no D1 binding' }

@@ -81,9 +81,9 @@ export const listLicensesSchema = z.object({
   /** Label, key hint, customer email, name or external id (and, for admins, the owner's email). */
   search: z.string().trim().max(100).optional(),
   status: z.enum(LICENSE_VIEW_STATUSES).optional(),
-  /** Admins only: one owner's licences. */
+  /** Admins only: one owner's licenses. */
   ownerId: idSchema.optional(),
-  /** One product's licences (id, or slug: for admins, that slug's products of every owner). */
+  /** One product's licenses (id, or slug: for admins, that slug's products of every owner). */
   product: productRefSchema.optional(),
   /** Exact matches (an email is compared lower-cased). */
   customerEmail: z.string().trim().toLowerCase().min(1).max(254).optional(),
@@ -123,7 +123,7 @@ const whenObject = { when: (p: { value: unknown }) => typeof p.value === 'object
 export const EXPIRY_PRESETS = ['14d', '30d', '1y', 'never', 'date', 'custom'] as const
 export const RENEWAL_PRESETS = ['none', '30d', '1y', 'custom'] as const
 
-/** The create-licence form (components/licenses/CreateModal.vue); its output maps onto createLicenseSchema. */
+/** The create-license form (components/licenses/CreateModal.vue); its output maps onto createLicenseSchema. */
 /** A form's optional text field: empty means none. */
 const optionalText = <T extends z.ZodType<string, string>>(schema: T) => z.string().optional()
   .transform(v => (v?.trim() ? v : undefined))

@@ -10,10 +10,10 @@ export const productSlugSchema = z.string().trim()
   .regex(PRODUCT_SLUG_RE, 'Lower-case letters, digits and dashes, starting with a letter or digit')
 
 /**
- * What a new licence of the product gets for each field it does not set. One JSON object (one
- * column): the licence policies of a later version (grace, lease duration, expiry after first
+ * What a new license of the product gets for each field it does not set. One JSON object (one
+ * column): the license policies of a later version (grace, lease duration, expiry after first
  * activation, activation churn limit) join as members here. Unknown members are refused, and an
- * absent or null member means no default (the licence's own fallback: perpetual, no renewal,
+ * absent or null member means no default (the license's own fallback: perpetual, no renewal,
  * unlimited devices, empty metadata).
  */
 export const productDefaultsSchema = z.strictObject({

@@ -87,7 +87,7 @@ describe('accounts end to end (headless Chromium, built worker, real D1)', () =>
     userPage = await newPage()
     await signIn(userPage, userEmail, generated)
     expect(await userPage.getByTestId('nav-admin').count()).toBe(0)
-    await userPage.getByTestId('card-your-licences').waitFor()
+    await userPage.getByTestId('card-your-licenses').waitFor()
     expect(await userPage.getByTestId('card-lost-log-events').count()).toBe(0)
     await userPage.goto(`${w.url}/admin/users`)
     await userPage.waitForURL(u => u.pathname === '/')

@@ -39,12 +39,12 @@ async function api(route: 'verify' | 'activate' | 'deactivate', body: Record<str
   return await res.json() as { code: string, valid?: boolean, license?: { expiresAt: string | null, metadata: Record<string, unknown>, devices: { used: number, max: number | null } } }
 }
 
-describe('licences end to end (headless Chromium, built worker, real D1)', () => {
+describe('licenses end to end (headless Chromium, built worker, real D1)', () => {
   const owner = { email: uniqueEmail('seller'), password: 'seller-password-42', id: '' }
   let page: Page
   let key = ''
   let licenseId = ''
-  /** Someone else's licence: the user must never see it. */
+  /** Someone else's license: the user must never see it. */
   let adminLicenseId = ''
 
   beforeAll(async () => {
@@ -62,7 +62,7 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     await expect(page.getByTestId('create-license-empty').isVisible()).resolves.toBe(true)
   })
 
-  it('creates a licence with two seats in the modal, metadata checked live, and sees the full key once', async () => {
+  it('creates a license with two seats in the modal, metadata checked live, and sees the full key once', async () => {
     await page.getByTestId('create-license').click()
     const form = page.getByTestId('create-license-form')
     await form.waitFor()
@@ -129,7 +129,7 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     await expect(api('verify', { key, fingerprint: 'laptop-1' })).resolves.toMatchObject({ code: 'DEVICE_NOT_ACTIVATED', valid: false })
   })
 
-  it('suspending the licence in the UI makes the API answer SUSPENDED', async () => {
+  it('suspending the license in the UI makes the API answer SUSPENDED', async () => {
     await page.getByTestId('license-suspend').click()
     await page.getByTestId('confirm-ok').click()
     await page.getByText('License suspended').first().waitFor()
@@ -145,7 +145,7 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     }
   })
 
-  it('a licence that does not exist, or is not yours, is a clear not-found page', async () => {
+  it('a license that does not exist, or is not yours, is a clear not-found page', async () => {
     await page.goto(`${w.url}/licenses/lic_doesnotexist0`)
     await page.getByTestId('license-not-found').waitFor()
     await page.goto(`${w.url}/licenses/${adminLicenseId}`)
@@ -153,7 +153,7 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     expect(await page.getByText('In-house build').count()).toBe(0)
   })
 
-  it('an admin sees the licence with its owner and narrows the list by status and by owner', async () => {
+  it('an admin sees the license with its owner and narrows the list by status and by owner', async () => {
     const admin = await newPage()
     await signIn(admin, w.admin.email, w.admin.password)
     await admin.getByTestId('nav-main').getByRole('link', { name: 'Licenses' }).click()
@@ -173,7 +173,7 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     await admin.getByTestId('licenses-status').click()
     await admin.getByRole('option', { name: 'All statuses' }).click()
 
-    // Both owners' licences, then only the seller's through the owner filter (a server-side user search).
+    // Both owners' licenses, then only the seller's through the owner filter (a server-side user search).
     await admin.getByTestId(`owner-${adminLicenseId}`).waitFor()
     await admin.getByTestId('licenses-owner').click()
     await admin.keyboard.type(owner.email.split('@')[0]!)
@@ -216,7 +216,7 @@ describe('licences end to end (headless Chromium, built worker, real D1)', () =>
     expect(dump.includes(key.replace(/^LM-/, '').replaceAll('-', ''))).toBe(false)
   })
 
-  it('deleting the licence (after confirming) returns to the list, and the key is unknown to the API', async () => {
+  it('deleting the license (after confirming) returns to the list, and the key is unknown to the API', async () => {
     await page.goto(`${w.url}/licenses/${licenseId}`)
     await page.getByTestId('license-delete').click()
     await page.getByTestId('confirm-ok').click()

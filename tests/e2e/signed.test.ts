@@ -11,7 +11,7 @@ import { signIn } from '../support/e2e'
 import { seedLicense } from '../support/licenses'
 import { startWorker, type TestWorker } from '../support/worker'
 
-/** The licence page's "Try it" panel and the admin Settings page (signed answers), in headless Chromium. */
+/** The license page's "Try it" panel and the admin Settings page (signed answers), in headless Chromium. */
 let w: TestWorker
 let browser: Browser
 const shots = process.env.LM_SCREENSHOTS // set to a folder to keep screenshots of these pages
@@ -55,7 +55,7 @@ describe('signed answers in the web app', () => {
   it('Try it: curl and SDK snippets with the real base URL; the key after a reveal; the curl works as shown; a live signed verify', async () => {
     const email = uniqueEmail('tryit')
     const { user } = await createUser(w.context().ctx, { email, name: 'Try', role: 'user', password: 'tryit-password-1' })
-    const { key, license } = await seedLicense(w, user.id, { label: 'Try it licence', maxDevices: 2, expiresIn: '30d', metadata: { tier: 'pro' } })
+    const { key, license } = await seedLicense(w, user.id, { label: 'Try it license', maxDevices: 2, expiresIn: '30d', metadata: { tier: 'pro' } })
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'])
     const page = await context.newPage()

@@ -116,7 +116,7 @@ describe('a user\'s Activity page', () => {
     const { ctx } = w.context()
     const seller = { email: `activity-${Date.now()}@example.com`, password: 'activity-password-1' }
     const { user: sellerRow } = await createUser(ctx, { ...seller, name: 'Seller', role: 'user' })
-    // An administrator acts on the seller's licence from an address and browser of their own.
+    // An administrator acts on the seller's license from an address and browser of their own.
     const { license } = await createLicense(ctx, sellerRow.id, createLicenseSchema.parse({ label: 'Seller app' }))
     const adminCaller = new Caller(w.url, ADMIN_IP, 'AdminBrowser/9.9')
     await adminCaller.login(w.admin.email, w.admin.password)
@@ -138,7 +138,7 @@ describe('a user\'s Activity page', () => {
     await row.getByText('an administrator').waitFor()
     const text = await page.getByTestId('log-table').textContent()
     for (const leak of [ADMIN_IP, 'AdminBrowser', w.admin.email, w.admin.id]) expect(text).not.toContain(leak)
-    // The licence page says the same.
+    // The license page says the same.
     await page.goto(`${w.url}/licenses/${license.id}`)
     await page.getByTestId('license-events').getByText('an administrator').waitFor()
     expect(await page.getByTestId('license-events').textContent()).not.toContain(ADMIN_IP)

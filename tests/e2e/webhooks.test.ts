@@ -79,7 +79,7 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await page.getByTestId('webhook-health').getByText('healthy').waitFor()
   })
 
-  it('reveals the same secret; a licence created in the UI is delivered within seconds', async () => {
+  it('reveals the same secret; a license created in the UI is delivered within seconds', async () => {
     await page.locator('[data-testid=webhook-reveal-secret]:not([disabled])').click()
     await expect(page.getByTestId('webhook-secret').textContent()).resolves.toBe(secret)
     await page.getByTestId('nav-main').getByRole('link', { name: 'Licenses' }).click()

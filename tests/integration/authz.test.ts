@@ -40,11 +40,11 @@ beforeAll(async () => {
   const addLicense = async (input: CreateLicenseInput) => (await createLicense(ctx, owner.user.id, createLicenseSchema.parse(input))).license.id
   // Disabled endpoints: the matrix's calls must not send anything anywhere.
   const addWebhook = async (url: string) => (await createWebhook(ctx, owner.user.id, createWebhookSchema.parse({ url, enabled: false }))).webhook.id
-  const ownerLicenseId = await addLicense({ label: 'owner licence', maxDevices: 3, expiresIn: '1y' })
+  const ownerLicenseId = await addLicense({ label: 'owner license', maxDevices: 3, expiresIn: '1y' })
   const ownerWebhookId = await addWebhook('https://example.com/owner-hook')
   const addProduct = async (slug: string) => (await createProduct(ctx, owner.user.id, createProductSchema.parse({ name: slug, slug }))).id
   const ownerProductId = await addProduct('matrix-product')
-  await addLicense({ label: 'product licence', product: ownerProductId })
+  await addLicense({ label: 'product license', product: ownerProductId })
   const deliveryId = newId('msg')
   const now = new Date()
   await ctx.db.insert(webhookDeliveries).values({ id: deliveryId, endpointId: ownerWebhookId, eventType: 'webhook.test', payload: '{}', status: 'failed', createdAt: now, updatedAt: now })
@@ -110,7 +110,7 @@ describe('authorization matrix', () => {
     }
   }
 
-  it("the owner's licence, devices and endpoint were changed only by the owner and admins", async () => {
+  it("the owner's license, devices and endpoint were changed only by the owner and admins", async () => {
     const { ctx } = w.context()
     const [l] = await ctx.db.select().from(licenses).where(eq(licenses.id, f.ownerLicenseId))
     expect(l).toMatchObject({ ownerId: f.ownerId, label: 'matrix', maxDevices: 5, status: 'active' })

@@ -26,7 +26,7 @@ describe('npm run bench -- --quick', () => {
 
     // Every scenario ran, completed requests, and got only the answers it expects.
     const names = json.scenarios.map((s: { name: string }) => s.name)
-    for (const n of ['trivial route', 'verify (valid key)', 'verify (valid key), signed', 'verify (unknown key)', 'verify (key + fingerprint)', 'activate + deactivate', 'bare floor', 'verify (valid key), 1,000 licences']) {
+    for (const n of ['trivial route', 'verify (valid key)', 'verify (valid key), signed', 'verify (unknown key)', 'verify (key + fingerprint)', 'activate + deactivate', 'bare floor', 'verify (valid key), 1,000 licenses']) {
       expect(names.some((x: string) => x.startsWith(n)), `scenario ${n} in ${names}`).toBe(true)
     }
     for (const s of json.scenarios) {
@@ -50,7 +50,7 @@ describe('npm run bench -- --quick', () => {
     expect(json.latency.failures).toBe(0)
     expect(json.workerSize.gzipBytes).toBeGreaterThan(100_000)
 
-    // D1 counted, not assumed: verify reads its licence once; the trivial route touches no D1.
+    // D1 counted, not assumed: verify reads its license once; the trivial route touches no D1.
     expect(json.d1StatementsPerRequest.trivial).toMatchObject({ reads: 0, writes: 0, pendingReads: 0, pendingWrites: 0, afterReads: 0, afterWrites: 0 })
     for (const k of ['verifyValid', 'verifyUnknown', 'verifyFingerprint', 'verifySigned']) expect(json.d1StatementsPerRequest[k].reads, k).toBe(1)
     expect(json.d1StatementsPerRequest.verifySigned).toMatchObject({ code: 'VALID', writes: 0 })

@@ -10,7 +10,7 @@ import { verifyWith, WebhookReceiver } from '../support/webhook-receiver'
 import { ROOT } from '../support/worker'
 
 /**
- * The licence commands of `lm` on a local D1 that a real server (`wrangler dev` on the built worker)
+ * The license commands of `lm` on a local D1 that a real server (`wrangler dev` on the built worker)
  * serves at the same time: what the CLI changes, the public verify endpoint answers at once.
  * The CLI (--secrets-file) and the server (--env-file) read the same fresh secrets file, never the
  * developer's .dev.vars.
@@ -165,7 +165,7 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
     expect(listText.stdout).toMatch(/^KEY\s+STATUS\s+EXPIRES\s+DEVICES\s+OWNER\s+PRODUCT\s+CUSTOMER\s+LABEL\n/)
     expect(listText.stdout).toMatch(new RegExp(`^${created.maskedKey}\\s+active\\s+${renewed.expiresAt.slice(0, 10)} \\d\\d:\\d\\d UTC\\s+0/3\\s+${OWNER}\\s+—\\s+—\\s+Pro seat$`, 'm'))
     expect(noPeriod.code).toBe(1)
-    expect(noPeriod.stderr).toMatch(/^lm: This licence has no renewal period/m)
+    expect(noPeriod.stderr).toMatch(/^lm: This license has no renewal period/m)
     expect(noPeriod.stdout).toBe('')
 
     expect(await lmJson('license', 'delete', key)).toEqual({ ok: true, id: created.id })
@@ -228,7 +228,7 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
     const sqlite = files.filter(f => f.name.endsWith('.sqlite') || f.name.includes('.sqlite-'))
     expect(sqlite.length).toBeGreaterThan(0)
     const bytes = Buffer.concat(files.map(f => readFileSync(join(f.parentPath, f.name))))
-    expect(bytes.includes(Buffer.from(OWNER))).toBe(true) // the licence's data is there…
+    expect(bytes.includes(Buffer.from(OWNER))).toBe(true) // the license's data is there…
     const body = key!.slice(3).replace(/-/g, '')
     for (const form of [key!, body, body.toLowerCase(), body.slice(0, 15), body.slice(10, 25)]) {
       expect(bytes.includes(Buffer.from(form)), `key material on disk: ${form.slice(0, 5)}…`).toBe(false) // …its key is not
@@ -248,7 +248,7 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
       [['license', 'create', '--owner', OWNER, '--max-devices', '0'], /--max-devices: At least 1/, 2],
       [['license', 'create', '--owner', OWNER, '--expires-at', 'next week'], /--expires-at: not an ISO 8601 date/, 2],
       [['license', 'create'], /needs --owner/, 2],
-      [['license', 'suspend', 'LM-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA'], /Licence not found/, 1],
+      [['license', 'suspend', 'LM-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA'], /License not found/, 1],
       [['license', 'suspend'], /license suspend needs KEY/, 2],
       [['license', 'create', '--owner', OWNER, '--product', 'no-such-product'], /Product not found/, 1],
       [['license', 'create', '--owner', OWNER, '--product', 'Not A Slug'], /--product: A product id \(prd_…\) or slug/, 2],

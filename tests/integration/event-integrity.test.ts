@@ -80,7 +80,7 @@ describe('no event without its change', () => {
     expect(await eventsWhere('session.ended', lone.id)).toHaveLength(0)
   })
 
-  it('suspending a suspended licence (and reinstating an active one, saving the same values) writes no event and fires no webhook', async () => {
+  it('suspending a suspended license (and reinstating an active one, saving the same values) writes no event and fires no webhook', async () => {
     const u = await signedInUser()
     const path = `/integrity-${u.id}`
     const hook = (await u.c.trpc.webhooks.create.mutate({ url: `${receiver.url}${path}` })).webhook

@@ -26,7 +26,7 @@ async function dumpDatabase(): Promise<string> {
   return parts.join('\n')
 }
 
-describe('licence keys at rest', () => {
+describe('license keys at rest', () => {
   it('the database holds no key in any form, only digests and ciphertexts', async () => {
     const admin = new Caller(w.url)
     await admin.login(w.admin.email, w.admin.password)
@@ -35,7 +35,7 @@ describe('licence keys at rest', () => {
     const revealed = await admin.trpc.licenses.reveal.mutate({ id: (await admin.trpc.licenses.list.query({})).items[0]!.id })
     expect(keys).toContain(revealed.key)
     const dump = await dumpDatabase()
-    expect(dump).toContain('stored-4') // the dump does include the licences
+    expect(dump).toContain('stored-4') // the dump does include the licenses
     for (const key of keys) {
       const body = key.slice(3).replace(/-/g, '')
       for (const form of [key, body, key.toLowerCase(), body.toLowerCase(), body.slice(0, 12), body.slice(-12, -5)]) {
@@ -57,7 +57,7 @@ describe('licence keys at rest', () => {
     expect(KEY_HINT_LENGTH).toBe(3)
     expect(license.maskedKey).toBe(`LM-•••••-•••••-•••••-•••••-•••••-••${body.slice(-3)}`)
 
-    // A licence from before the upgrade (5-symbol hint), then the real migration file applied to it.
+    // A license from before the upgrade (5-symbol hint), then the real migration file applied to it.
     await ctx.db.update(licenses).set({ keyHint: body.slice(-5) }).where(eq(licenses.id, license.id))
     const migration = readFileSync(join(ROOT, 'db/migrations/0006_shorter_key_hints.sql'), 'utf8')
     await w.env.DB.exec(migration.split('\n').filter(l => !l.startsWith('--')).join(' '))

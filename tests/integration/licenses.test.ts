@@ -17,18 +17,18 @@ beforeAll(async () => {
   admin = new Caller(w.url)
   await admin.login(w.admin.email, w.admin.password)
   const emails = [uniqueEmail('lic-user'), uniqueEmail('lic-other')]
-  for (const email of emails) await admin.trpc.users.create.mutate({ email, password: 'licence-password-1' })
+  for (const email of emails) await admin.trpc.users.create.mutate({ email, password: 'license-password-1' })
   user = new Caller(w.url)
   other = new Caller(w.url)
-  userId = (await user.login(emails[0]!, 'licence-password-1')).id
-  await other.login(emails[1]!, 'licence-password-1')
+  userId = (await user.login(emails[0]!, 'license-password-1')).id
+  await other.login(emails[1]!, 'license-password-1')
 })
 afterAll(async () => { await w?.close() })
 
 const DAY = 86_400_000
 const near = (a: Date | null | undefined, b: Date, ms = 60_000) => a != null && Math.abs(a.getTime() - b.getTime()) < ms
 
-describe('licence lifecycle (service behind the web app)', () => {
+describe('license lifecycle (service behind the web app)', () => {
   it('creates with each kind of expiry; the key is returned once and never listed', async () => {
     const perpetual = await user.trpc.licenses.create.mutate({ label: 'Perpetual' })
     expect(perpetual.license).toMatchObject({ expiresAt: null, maxDevices: null, displayStatus: 'active', ownerId: userId })
@@ -110,8 +110,8 @@ describe('licence lifecycle (service behind the web app)', () => {
   it('pages with a keyset cursor without gaps or repeats', async () => {
     const fresh = new Caller(w.url)
     const email = uniqueEmail('pager')
-    await admin.trpc.users.create.mutate({ email, password: 'licence-password-1' })
-    await fresh.login(email, 'licence-password-1')
+    await admin.trpc.users.create.mutate({ email, password: 'license-password-1' })
+    await fresh.login(email, 'license-password-1')
     for (let i = 0; i < 7; i++) await fresh.trpc.licenses.create.mutate({ label: `page-${i}` })
     const seen: string[] = []
     let cursor: string | undefined
@@ -124,7 +124,7 @@ describe('licence lifecycle (service behind the web app)', () => {
     expect((await errorOf(fresh.trpc.licenses.list.query({ cursor: 'garbage' }))).code).toBe('BAD_REQUEST')
   })
 
-  it('admins create licences for any user; users only for themselves', async () => {
+  it('admins create licenses for any user; users only for themselves', async () => {
     const forUser = await admin.trpc.licenses.create.mutate({ ownerId: userId, label: 'Granted' })
     expect(forUser.license.ownerId).toBe(userId)
     expect((await user.trpc.licenses.list.query({ search: 'Granted' })).items).toHaveLength(1)

@@ -42,7 +42,7 @@ describe('a user\'s view of the log', () => {
     const text = JSON.stringify(mine)
     for (const leak of [w.admin.id, w.admin.email, ADMIN_IP, ADMIN_AGENT]) expect(text).not.toContain(leak)
 
-    // The licence page's history, the same.
+    // The license page's history, the same.
     const page = await owner.trpc.licenses.get.query({ id: license.id })
     expect(page.events.filter(e => e.actorLabel === 'an administrator').map(e => e.type).sort()).toEqual(['license.suspended', 'license.updated'])
     expect(JSON.stringify(page)).not.toContain(ADMIN_IP)

@@ -79,7 +79,7 @@ describe('POST /api/v1/licenses/verify', () => {
     expect((await call('verify', { key: edge.key })).json.code).toBe('EXPIRED')
   })
 
-  it('DEVICE_NOT_ACTIVATED for an unknown fingerprint; VALID for an activated one; an expired licence says EXPIRED first', async () => {
+  it('DEVICE_NOT_ACTIVATED for an unknown fingerprint; VALID for an activated one; an expired license says EXPIRED first', async () => {
     const { key } = await license({ maxDevices: 2 })
     expect((await call('verify', { key, fingerprint: 'pc-1' })).json).toMatchObject({ valid: false, status: 'inactive', code: 'DEVICE_NOT_ACTIVATED' })
     await call('activate', { key, fingerprint: 'pc-1' })
@@ -128,7 +128,7 @@ describe('POST /api/v1/licenses/activate', () => {
     expect(rows.find(r => r.fingerprint === 'a')).toMatchObject({ name: 'Work laptop', ip: '198.18.0.1' })
   })
 
-  it('unlimited licences take any number of devices', async () => {
+  it('unlimited licenses take any number of devices', async () => {
     const { key } = await license()
     for (let i = 0; i < 5; i++) expect((await call('activate', { key, fingerprint: `d${i}` })).json.code).toBe('ACTIVATED')
     expect((await call('verify', { key })).json.license.devices).toEqual({ used: 5, max: null })
@@ -143,7 +143,7 @@ describe('POST /api/v1/licenses/activate', () => {
     expect((await call('activate', { key: e.key, fingerprint: 'a' })).json).toEqual({ activated: false, code: 'EXPIRED', devices: { used: 0, max: null } })
   })
 
-  it('is race-free: 20 concurrent activations on a 3-device licence give exactly 3 ACTIVATED', async () => {
+  it('is race-free: 20 concurrent activations on a 3-device license give exactly 3 ACTIVATED', async () => {
     const { key, license: l } = await license({ maxDevices: 3 })
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => call('activate', { key, fingerprint: `race-${i}` })))
     const codes = results.map(r => r.json.code)
@@ -176,7 +176,7 @@ describe('POST /api/v1/licenses/deactivate', () => {
     expect((await call('deactivate', { key: generateKey().key, fingerprint: 'a' })).json).toEqual({ deactivated: false, code: 'NOT_FOUND' })
   })
 
-  it('works on suspended and expired licences (frees the seat)', async () => {
+  it('works on suspended and expired licenses (frees the seat)', async () => {
     const s = await license({ maxDevices: 2 })
     await call('activate', { key: s.key, fingerprint: 'a' })
     await setLicense(w, s.license.id, { status: 'suspended' })
@@ -276,7 +276,7 @@ describe('protocol errors', () => {
 })
 
 describe('audit and secrecy', () => {
-  it('records every call with route, code, IP, user agent and licence, off the response path', async () => {
+  it('records every call with route, code, IP, user agent and license, off the response path', async () => {
     const { key, license: l } = await license()
     await call('verify', { key }, { ip: '203.0.113.200' })
     await call('verify', { key: generateKey().key }, { ip: '203.0.113.200' })

@@ -62,7 +62,7 @@ describe('signed verify and activate', () => {
     expect(payload.iat).toBeGreaterThanOrEqual(before - 1)
     expect(payload.iat).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 1)
     expect(payload.nbf).toBe(payload.iat)
-    expect(payload.exp).toBe(payload.iat! + 7 * DAY) // TOKEN_TTL default; the licence runs for a year
+    expect(payload.exp).toBe(payload.iat! + 7 * DAY) // TOKEN_TTL default; the license runs for a year
     // Nothing about the owner, the customer or internal ids.
     expect(JSON.stringify(payload)).not.toMatch(new RegExp(`${owner.id}|${owner.email}|lic_|usr_|dev_`))
     expect(r.json.token).not.toContain(key)
@@ -80,7 +80,7 @@ describe('signed verify and activate', () => {
     expect(payload.license).toEqual({ expiresAt: null, metadata: {}, devices: { used: 0, max: null } })
   })
 
-  it('exp never passes the licence expiry', async () => {
+  it('exp never passes the license expiry', async () => {
     const { key, license } = await seedLicense(w, owner.id, { expiresIn: '2d' })
     const r = await api(w, 'verify', { key, signed: true })
     const { payload } = await thirdPartyVerify(r.json.token, { key })
@@ -88,7 +88,7 @@ describe('signed verify and activate', () => {
     expect(payload.exp! - payload.iat!).toBeLessThan(2 * DAY + 1)
   })
 
-  it('negative answers are signed too: SUSPENDED, DEVICE_NOT_ACTIVATED, and EXPIRED (whose token expired with the licence)', async () => {
+  it('negative answers are signed too: SUSPENDED, DEVICE_NOT_ACTIVATED, and EXPIRED (whose token expired with the license)', async () => {
     const s = await seedLicense(w, owner.id)
     await setLicense(w, s.license.id, { status: 'suspended' })
     const suspended = await api(w, 'verify', { key: s.key, signed: true })
@@ -104,14 +104,14 @@ describe('signed verify and activate', () => {
     expect(expired.json.code).toBe('EXPIRED')
     // The signature is good, but no JOSE library accepts it now: it is not usable offline.
     await expect(thirdPartyVerify(expired.json.token, { key: e.key })).rejects.toThrow(errors.JWTExpired)
-    // exp is the licence's expiry, before iat: no moment makes it current (nbf = iat).
+    // exp is the license's expiry, before iat: no moment makes it current (nbf = iat).
     await expect(thirdPartyVerify(expired.json.token, { key: e.key }, new Date(past.getTime() - 1000))).rejects.toThrow(errors.JWTClaimValidationFailed)
     // Its signature still proves the answer (docs/offline.md: compactVerify, then read the claims).
     const { payload } = await compactVerify(expired.json.token, jwks, { algorithms: ['EdDSA'] })
     expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({ code: 'EXPIRED', valid: false, exp: Math.floor(past.getTime() / 1000), kh: khOf(e.key) })
   })
 
-  it('activate: ACTIVATED, ALREADY_ACTIVATED and DEVICE_LIMIT_REACHED are signed with the licence as verify shows it', async () => {
+  it('activate: ACTIVATED, ALREADY_ACTIVATED and DEVICE_LIMIT_REACHED are signed with the license as verify shows it', async () => {
     const { key } = await seedLicense(w, owner.id, { maxDevices: 1, expiresIn: '30d', metadata: { seats: 1 } })
     const n = nonce()
     const first = await api(w, 'activate', { key, fingerprint: 'a', name: 'Laptop', nonce: n, signed: true })
@@ -127,7 +127,7 @@ describe('signed verify and activate', () => {
     expect((await thirdPartyVerify(full.json.token, { key })).payload).toMatchObject({ code: 'DEVICE_LIMIT_REACHED', valid: false, fingerprint: 'b', license: { devices: { used: 1, max: 1 } } })
   })
 
-  it('NOT_FOUND and deactivate carry no token (nothing to bind it to / not a licence state); the nonce is still echoed', async () => {
+  it('NOT_FOUND and deactivate carry no token (nothing to bind it to / not a license state); the nonce is still echoed', async () => {
     const n = nonce()
     expect((await api(w, 'verify', { key: generateKey().key, nonce: n, signed: true })).json).toEqual({ valid: false, status: 'inactive', code: 'NOT_FOUND', nonce: n })
     expect((await api(w, 'activate', { key: generateKey().key, fingerprint: 'x', nonce: n, signed: true })).json).toEqual({ activated: false, code: 'NOT_FOUND', nonce: n })
@@ -136,7 +136,7 @@ describe('signed verify and activate', () => {
     expect((await api(w, 'deactivate', { key, fingerprint: 'gone', nonce: n, signed: true })).json).toEqual({ deactivated: true, code: 'DEACTIVATED', devices: { used: 0, max: null }, nonce: n })
   })
 
-  it('product: the licence\'s product slug, from the same lookup (verify, activate, negative answers); a rename or move shows at once', async () => {
+  it('product: the license\'s product slug, from the same lookup (verify, activate, negative answers); a rename or move shows at once', async () => {
     const { ctx } = w.context()
     const product = await createProduct(ctx, owner.id, createProductSchema.parse({ name: 'Desktop Pro', slug: 'desktop-pro' }))
     const other = await createProduct(ctx, owner.id, createProductSchema.parse({ name: 'Mobile', slug: 'mobile' }))
@@ -148,7 +148,7 @@ describe('signed verify and activate', () => {
     const verified = await api(w, 'verify', { key, product: 'desktop-pro', signed: true })
     expect(verified.json.code).toBe('VALID')
     expect(await claimOf(verified.json.token)).toBe('desktop-pro')
-    // Without "product" in the request the claim still names the licence's product: the app checks it.
+    // Without "product" in the request the claim still names the license's product: the app checks it.
     expect(await claimOf((await api(w, 'verify', { key, signed: true })).json.token)).toBe('desktop-pro')
     const activated = await api(w, 'activate', { key, fingerprint: 'p-1', product: 'desktop-pro', signed: true })
     expect(activated.json.code).toBe('ACTIVATED')
@@ -185,7 +185,7 @@ describe('signed verify and activate', () => {
     expect((await api(w, 'verify', { key, product: 'not-editor', nonce: n, signed: true })).json).toEqual({ valid: false, status: 'inactive', code: 'PRODUCT_MISMATCH', nonce: n })
     expect((await api(w, 'activate', { key, fingerprint: 'm-1', product: 'not-editor', nonce: n, signed: true })).json).toEqual({ activated: false, code: 'PRODUCT_MISMATCH', nonce: n })
     expect((await api(w, 'deactivate', { key, fingerprint: 'm-1', product: 'not-editor', nonce: n, signed: true })).json).toEqual({ deactivated: false, code: 'PRODUCT_MISMATCH', nonce: n })
-    // A licence with no product is a mismatch for any product named.
+    // A license with no product is a mismatch for any product named.
     const plain = await seedLicense(w, owner.id)
     expect((await api(w, 'verify', { key: plain.key, product: 'editor', signed: true })).json).toEqual({ valid: false, status: 'inactive', code: 'PRODUCT_MISMATCH' })
   })

@@ -15,7 +15,7 @@ const IP2 = '203.0.113.22'
 const BULK_IP = '192.0.2.77'
 const a = { email: uniqueEmail('log-a'), id: '', licenseId: '', caller: null as unknown as Caller }
 const b = { email: uniqueEmail('log-b'), id: '', licenseId: '', caller: null as unknown as Caller }
-/** Validation calls made through the REST API, by IP and licence owner. */
+/** Validation calls made through the REST API, by IP and license owner. */
 let validationCalls = 0
 const BULK = 140
 
@@ -128,7 +128,7 @@ describe('log.list filters', () => {
     expect(validations.length).toBe(validationCalls + BULK / 2)
   })
 
-  it('exact type, outcome, licence, IP, user, date range and search each narrow correctly', async () => {
+  it('exact type, outcome, license, IP, user, date range and search each narrow correctly', async () => {
     const suspended = await listAll(admin, { type: 'license.suspended' })
     expect(suspended.map(e => e.subjectId).sort()).toEqual([a.licenseId, b.licenseId].sort())
     const notFound = await listAll(admin, { outcome: 'NOT_FOUND' })
@@ -145,7 +145,7 @@ describe('log.list filters', () => {
     const userA = await listAll(admin, { userId: a.id })
     expect(userA.length).toBeGreaterThan(5)
     expect(userA.every(e => e.ownerId === a.id || e.actorId === a.id)).toBe(true)
-    // Events A did as an actor (e.g. login) and events on A's licences by the API are both there.
+    // Events A did as an actor (e.g. login) and events on A's licenses by the API are both there.
     expect(userA.some(e => e.actorId === a.id)).toBe(true)
     expect(userA.some(e => e.type === 'validation.verify' && e.actorId === null && e.ownerId === a.id)).toBe(true)
     const to = new Date(Date.now() - 20 * 3_600_000)
@@ -181,7 +181,7 @@ describe('log.list filters', () => {
 })
 
 describe('log.mine', () => {
-  it('a user sees their own events only: their licences and their logins, never another user\'s', async () => {
+  it('a user sees their own events only: their licenses and their logins, never another user\'s', async () => {
     for (const u of [a, b]) {
       const items = []
       let cursor: string | undefined
@@ -193,7 +193,7 @@ describe('log.mine', () => {
       expect(items.length).toBeGreaterThan(3)
       expect(items.every(e => e.ownerId === u.id)).toBe(true)
       expect(items.some(e => e.type === 'auth.login.succeeded' || e.type.startsWith('auth.login'))).toBe(true)
-      // Filters cannot widen it: naming the other user's licence or IP gives nothing of theirs.
+      // Filters cannot widen it: naming the other user's license or IP gives nothing of theirs.
       const other = u === a ? b : a
       expect((await u.caller.trpc.log.mine.query({ licenseId: other.licenseId })).items).toEqual([])
     }
@@ -207,7 +207,7 @@ describe('log.mine', () => {
 })
 
 describe('validation chart', () => {
-  it('buckets sum to the number of validation events, split succeeded / failed, with top IPs and failing licences', async () => {
+  it('buckets sum to the number of validation events, split succeeded / failed, with top IPs and failing licenses', async () => {
     const chart = await admin.trpc.log.validationChart.query({})
     const all = await listAll(admin, { group: 'validations', from: chart.from, to: chart.to })
     expect(chart.bucket).toBe('day')
@@ -289,7 +289,7 @@ describe('query plans: a first page is an index read, never a scan of events', (
     ['ip', { all: true }, { ip: IP1 }],
     ['type', { all: true }, { type: 'validation.verify' }],
     ['type group', { all: true }, { group: 'validations' }],
-    ['licence', { all: true }, { licenseId: 'lic_x' }],
+    ['license', { all: true }, { licenseId: 'lic_x' }],
     ['user (owner or actor)', { all: true }, { userId: 'usr_x' }],
     ['own events (log.mine)', { ownerId: 'usr_x' }, {}],
     ['own events by group', { ownerId: 'usr_x' }, { group: 'auth' }],

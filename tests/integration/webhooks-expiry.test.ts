@@ -34,7 +34,7 @@ async function announcements(licenseIds: string[]) {
 }
 
 describe('expiry announcements (cron)', () => {
-  it('each licence gets one license.expiring and one license.expired, across repeated runs; renewal re-arms both', async () => {
+  it('each license gets one license.expiring and one license.expired, across repeated runs; renewal re-arms both', async () => {
     // A public URL (documentation name): outbox rows are what this test counts; sending them fails offline, harmlessly.
     const hook = await user.trpc.webhooks.create.mutate({ url: 'https://receiver.example.com/hooks', allEvents: false, eventTypes: ['license.expiring', 'license.expired'] })
     const soon = await user.trpc.licenses.create.mutate({ label: 'soon', expiresIn: '3d', renewalPeriod: '30d' })

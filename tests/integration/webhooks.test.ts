@@ -62,11 +62,11 @@ async function deliveriesOf(endpointId: string) {
 const types = (rs: Received[]) => rs.map(r => r.json.type as string)
 
 describe('webhook deliveries (real receiver, standardwebhooks verification)', () => {
-  it('a licence created in the web app reaches the receiver within seconds, signed, without key material', async () => {
+  it('a license created in the web app reaches the receiver within seconds, signed, without key material', async () => {
     const ep = await endpoint(user, '/created')
     expect(ep.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/)
     const started = Date.now()
-    const { key, license } = await user.trpc.licenses.create.mutate({ label: 'Webhook licence', expiresIn: '30d', maxDevices: 2, metadata: { tier: 'pro' } })
+    const { key, license } = await user.trpc.licenses.create.mutate({ label: 'Webhook license', expiresIn: '30d', maxDevices: 2, metadata: { tier: 'pro' } })
     const [r] = await receiver.waitFor(() => receiver.at('/created').length >= 1, 10_000)
     expect(Date.now() - started).toBeLessThan(10_000)
     const got = receiver.at('/created')[0]!
@@ -75,7 +75,7 @@ describe('webhook deliveries (real receiver, standardwebhooks verification)', ()
     expect(got.id).toMatch(/^msg_[0-9a-z]+$/)
     expect(got.json).toMatchObject({
       type: 'license.created',
-      data: { license: { id: license.id, label: 'Webhook licence', status: 'active', maxDevices: 2, devicesUsed: 0, metadata: { tier: 'pro' }, renewalPeriod: null } },
+      data: { license: { id: license.id, label: 'Webhook license', status: 'active', maxDevices: 2, devicesUsed: 0, metadata: { tier: 'pro' }, renewalPeriod: null } },
     })
     expect(got.json.data.license.expiresAt).toBe(license.expiresAt!.toISOString())
     expect(new Date(got.json.timestamp).getTime()).toBeGreaterThan(started - 5000)
@@ -91,7 +91,7 @@ describe('webhook deliveries (real receiver, standardwebhooks verification)', ()
     await user.trpc.webhooks.delete.mutate({ id: ep.id })
   })
 
-  it('first-attempt latency: 20 licences created in the web app, each delivered within seconds', async () => {
+  it('first-attempt latency: 20 licenses created in the web app, each delivered within seconds', async () => {
     const ep = await endpoint(user, '/latency')
     const samples: { sinceCall: number, sinceResponse: number }[] = []
     for (let i = 0; i < 20; i++) {
@@ -109,12 +109,12 @@ describe('webhook deliveries (real receiver, standardwebhooks verification)', ()
     }
     const fromCall = stat(samples.map(s => s.sinceCall))
     const fromResponse = stat(samples.map(s => s.sinceResponse))
-    console.info(`webhook first-attempt latency over ${samples.length} licences (ms): from the create call ${JSON.stringify(fromCall)}, after its response ${JSON.stringify(fromResponse)}`)
+    console.info(`webhook first-attempt latency over ${samples.length} licenses (ms): from the create call ${JSON.stringify(fromCall)}, after its response ${JSON.stringify(fromResponse)}`)
     expect(fromCall.max).toBeLessThan(10_000)
     await user.trpc.webhooks.delete.mutate({ id: ep.id })
   })
 
-  it('sends every licence and device event type, to subscribed endpoints of the owner only', async () => {
+  it('sends every license and device event type, to subscribed endpoints of the owner only', async () => {
     const all = await endpoint(user, '/all')
     const suspendOnly = await endpoint(user, '/suspend-only', { allEvents: false, eventTypes: ['license.suspended'] })
     const validated = await endpoint(user, '/validated', { allEvents: false, eventTypes: ['license.validated'] })

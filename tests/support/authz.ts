@@ -37,12 +37,12 @@ export interface Fixtures {
   strangerId: string
   /** A throwaway user the admin procedures act on. */
   targetUserId: string
-  /** The owner's licence (expiring in a year, one device), webhook endpoint (disabled: nothing is sent) and its delivery. */
+  /** The owner's license (expiring in a year, one device), webhook endpoint (disabled: nothing is sent) and its delivery. */
   ownerLicenseId: string
   ownerDeviceId: string
   ownerWebhookId: string
   ownerDeliveryId: string
-  /** The owner's product (slug matrix-product) and one with no licences. */
+  /** The owner's product (slug matrix-product) and one with no licenses. */
   ownerProductId: string
   /** Credentials that sign in (auth.login is public). */
   login: { email: string, password: string }
@@ -112,7 +112,7 @@ export const CASES: MatrixCase[] = [
   { path: 'products.create', variant: 'ownerId', type: 'mutation', expect: NAMING_OWNER, input: f => ({ ownerId: f.ownerId, name: 'Planted', slug: `planted-${Math.random().toString(36).slice(2, 8)}` }) },
   { path: 'products.update', type: 'mutation', expect: OWNED, input: f => ({ id: f.ownerProductId, name: 'Matrix product', defaults: { maxDevices: 2 } }) },
   { path: 'products.delete', type: 'mutation', expect: OWNED, input: async f => ({ id: await f.freshProduct() }) },
-  // A licence is always for a product of its owner: another owner's product is not found.
+  // A license is always for a product of its owner: another owner's product is not found.
   { path: 'licenses.create', variant: 'product', type: 'mutation', expect: { ...OWNED, admin: 'NOT_FOUND' }, input: f => ({ product: f.ownerProductId, label: 'foreign product' }) },
   { path: 'licenses.list', type: 'query', expect: SIGNED_IN, input: () => ({}), check: onlyOwn(f => f.ownerLicenseId, r => (r as Items).items) },
   { path: 'licenses.list', variant: 'ownerId', type: 'query', expect: NAMING_OWNER, input: f => ({ ownerId: f.ownerId }) },
@@ -133,9 +133,9 @@ export const CASES: MatrixCase[] = [
     const mine = role === 'stranger' ? f.strangerId : role === 'owner' ? f.ownerId : null
     if (mine && (r as Items).items.some(e => e.ownerId !== mine)) throw new Error(`log.mine showed another owner's events to ${role}`)
   } },
-  // Filtering your own log by another owner's licence finds nothing (the owner filter is in the WHERE clause).
+  // Filtering your own log by another owner's license finds nothing (the owner filter is in the WHERE clause).
   { path: 'log.mine', variant: 'licenseId', type: 'query', expect: SIGNED_IN, input: f => ({ licenseId: f.ownerLicenseId, limit: 100 }), check: (r, role) => {
-    if (role !== 'owner' && (r as Items).items.length) throw new Error(`log.mine listed another owner's licence events to ${role}`)
+    if (role !== 'owner' && (r as Items).items.length) throw new Error(`log.mine listed another owner's license events to ${role}`)
   } },
   { path: 'log.lostEvents', type: 'query', expect: ADMIN_ONLY },
   { path: 'log.validationChart', type: 'query', expect: ADMIN_ONLY, input: f => ({ userId: f.ownerId }) },

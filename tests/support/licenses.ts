@@ -6,7 +6,7 @@ import { createUser } from '../../server/services/users'
 import { uniqueEmail } from './client'
 import type { TestWorker } from './worker'
 
-/** A user and licences for them, created through the service layer on the worker's own D1. */
+/** A user and licenses for them, created through the service layer on the worker's own D1. */
 export async function seedOwner(w: TestWorker) {
   const { ctx } = w.context()
   const email = uniqueEmail('owner')

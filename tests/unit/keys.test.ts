@@ -4,7 +4,7 @@ import { CROCKFORD } from '../../server/lib/random'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
 
-describe('licence keys', () => {
+describe('license keys', () => {
   it('look like LM- plus six groups of five Crockford symbols and carry ≥ 128 bits', () => {
     const keys = Array.from({ length: 500 }, () => generateKey())
     for (const { key, body } of keys.slice(0, 50)) {

@@ -5,7 +5,7 @@ const base = { label: '', expiry: '1y', renewal: 'none', unlimitedDevices: false
 const messages = (r: { success: boolean, error?: { issues: { path: PropertyKey[], message: string }[] } }) =>
   Object.fromEntries((r.error?.issues ?? []).map(i => [i.path.join('.'), i.message]))
 
-describe('licence form schemas', () => {
+describe('license form schemas', () => {
   it('metadata text: empty is {}, otherwise a JSON object of at most 4 KiB', () => {
     expect(metadataJsonSchema.parse('')).toEqual({})
     expect(metadataJsonSchema.parse(' {"tier": "pro"} ')).toEqual({ tier: 'pro' })

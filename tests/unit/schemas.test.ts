@@ -32,7 +32,7 @@ describe('shared form schemas', () => {
   })
 })
 
-describe('licence schemas', async () => {
+describe('license schemas', async () => {
   const { createLicenseSchema, renewLicenseSchema } = await import('../../shared/schemas/licenses')
   it('refuses zero and malformed durations (never reaching the service)', () => {
     for (const expiresIn of ['0d', '00h', '1m', 'forever', '']) {

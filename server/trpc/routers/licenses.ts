@@ -3,7 +3,7 @@ import { namedOwner, ownerForCreate } from '../../services/authz'
 import { createLicense, deleteLicense, freeDevice, getLicense, listLicenses, reinstateLicense, renewLicense, revealLicenseKey, suspendLicense, updateLicense } from '../../services/licenses'
 import { protectedProcedure, router } from '../init'
 
-/** Users see and touch their own licences, admins all: ctx.scope (authz.ts) goes into every WHERE clause. */
+/** Users see and touch their own licenses, admins all: ctx.scope (authz.ts) goes into every WHERE clause. */
 export const licensesRouter = router({
   list: protectedProcedure.input(listLicensesSchema).query(({ ctx, input }) =>
     listLicenses(ctx, ctx.scope, { ...input, ownerId: namedOwner(ctx.principal, input.ownerId) })),

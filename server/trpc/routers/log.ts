@@ -10,7 +10,7 @@ export const logRouter = router({
     const { limit, cursor, ...filter } = input
     return listLog(ctx, ctx.scope, filter, { limit, cursor })
   }),
-  /** The caller's own events (their licences', their logins), admin or not: ownership is in the WHERE clause. */
+  /** The caller's own events (their licenses', their logins), admin or not: ownership is in the WHERE clause. */
   mine: protectedProcedure.input(listMyLogSchema).query(({ ctx, input }) => {
     const { limit, cursor, ...filter } = input
     return listLog(ctx, ownScopeOf(ctx.principal), filter, { limit, cursor })
