@@ -52,6 +52,8 @@ export interface Fixtures {
   freshWebhook: () => Promise<string>
   freshProduct: () => Promise<string>
   freshOwnerSession: () => Promise<string>
+  /** A fresh API token of the owner (its id). */
+  freshToken: () => Promise<string>
 }
 
 export interface MatrixCase {
@@ -154,6 +156,15 @@ export const CASES: MatrixCase[] = [
   // The endpoint is disabled: once it is found, the test event is refused for that.
   { path: 'webhooks.sendTest', type: 'mutation', expect: { ...OWNED, owner: 'BAD_REQUEST', admin: 'BAD_REQUEST' }, input: f => ({ id: f.ownerWebhookId }) },
   { path: 'webhooks.replay', type: 'mutation', expect: OWNED, input: f => ({ id: f.ownerDeliveryId }) },
+
+  { path: 'tokens.mine', type: 'query', expect: SIGNED_IN, check: (r, role, f) => {
+    const mine = role === 'stranger' ? f.strangerId : role === 'owner' ? f.ownerId : null
+    if (mine && (r as Listed).some(t => t.ownerId !== mine)) throw new Error(`tokens.mine showed another owner's tokens to ${role}`)
+  } },
+  { path: 'tokens.all', type: 'query', expect: ADMIN_ONLY, input: () => ({}) },
+  { path: 'tokens.create', type: 'mutation', expect: SIGNED_IN, input: () => ({ name: 'matrix' }) },
+  { path: 'tokens.create', variant: 'ownerId', type: 'mutation', expect: NAMING_OWNER, input: f => ({ ownerId: f.ownerId, name: 'planted' }) },
+  { path: 'tokens.revoke', type: 'mutation', expect: OWNED, input: async f => ({ id: await f.freshToken() }) },
 
   { path: 'settings.integration', type: 'query', expect: SIGNED_IN },
   { path: 'settings.signing', type: 'query', expect: ADMIN_ONLY },
