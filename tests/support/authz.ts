@@ -194,8 +194,8 @@ export async function run(caller: Caller, c: MatrixCase, input: unknown): Promis
 }
 
 /**
- * Every row of every table of the worker's D1 (sessions without last-seen, which a request may
- * touch): equal before and after a refused call means it changed nothing — no status, expiry,
+ * Every row of every table of the worker's D1 (sessions without last-seen and API tokens without
+ * last-used, which a request may touch): equal before and after a refused call means it changed nothing — no status, expiry,
  * device, secret, session or event.
  */
 export async function snapshot(w: TestWorker): Promise<string> {
@@ -205,7 +205,8 @@ export async function snapshot(w: TestWorker): Promise<string> {
   const dump: Record<string, unknown[]> = {}
   for (const { name } of tables) {
     const { results } = await w.env.DB.prepare(`select * from "${name}" order by rowid`).all<Record<string, unknown>>()
-    dump[name] = name === 'sessions' ? results.map(({ last_seen_at: _, ...rest }) => rest) : results
+    // Sessions' last-seen and API tokens' last-used are written by any request.
+    dump[name] = name === 'sessions' ? results.map(({ last_seen_at: _, ...rest }) => rest) : name === 'api_tokens' ? results.map(({ last_used_at: _, ...rest }) => rest) : results
   }
   return JSON.stringify(dump)
 }
