@@ -104,7 +104,7 @@ describe('API tokens end to end (headless Chromium, built worker, real D1)', () 
     // The revoked one is hidden until asked for.
     expect(await list.locator('li').filter({ hasText: 'Stripe checkout' }).count()).toBe(0)
     await admin.getByTestId('admin-tokens-show-revoked').click()
-    await list.locator('li').filter({ hasText: 'Stripe checkout' }).getByText('revoked').waitFor()
+    await list.locator('li').filter({ hasText: 'Stripe checkout' }).getByTestId('token-status').getByText('revoked').waitFor()
     expect((await mgmt(w, made.token, 'GET', '/products')).status).toBe(200)
     await row.getByTestId('token-revoke').click()
     await admin.getByTestId('confirm-ok').click()
