@@ -12,6 +12,7 @@ import { createServiceContext, logBackgroundError } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
 import { JWKS_API_PATH, jwksResponse } from './jwks'
+import { OPENAPI_PATH, openApiResponse, READ_CORS_HEADERS } from './openapi'
 
 /**
  * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate}.
@@ -87,7 +88,9 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     // Liveness for uptime checks (and the benchmark's floor: the cheapest answer this Worker gives).
     // `?deep=1` also runs one D1 statement (readiness: is the database reachable?) that reads the
     // count of audit events lost after every retry — an operator's alarm (docs/system-log.md).
-    if (pathname === '/api/v1/health' && (request.method === 'GET' || request.method === 'HEAD')) {
+    if (pathname === '/api/v1/health') {
+      if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: READ_CORS_HEADERS })
+      if (request.method !== 'GET' && request.method !== 'HEAD') throw new ApiError('METHOD_NOT_ALLOWED', 'Use GET', { allow: 'GET, HEAD, OPTIONS' })
       let body = HEALTH
       if (request.url.endsWith('?deep=1')) {
         let lost: number
@@ -104,7 +107,11 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (pathname === JWKS_API_PATH) return await jwksResponse(request, env)
     const match = ROUTE_RE.exec(pathname)
     const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null
-    if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
+    if (!route) {
+      // Off the verify path: only reached when no license route matched.
+      if (pathname === OPENAPI_PATH) return await openApiResponse(request)
+      throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/openapi.json')
+    }
     if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
 
     // The brute-force guard's key: the IPv6 /64 or IPv4 address; no readable IP shares one bucket.
