@@ -154,7 +154,7 @@ function operation(c: Components, route: ApiRoute): Json {
     ...(route.body
       ? {
           requestBody: {
-            required: true,
+            required: !route.body.optional,
             ...(route.body.description ? { description: route.body.description } : {}),
             content: { 'application/json': { schema: c.add(route.body.schema, 'input'), ...(route.body.examples ? { examples: route.body.examples } : {}) } },
           },

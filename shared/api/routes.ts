@@ -41,7 +41,8 @@ export interface ApiRoute {
   query?: z.ZodObject
   /** Header parameters other than Authorization (e.g. Idempotency-Key). */
   headers?: z.ZodObject
-  body?: { schema: z.ZodType, description?: string, examples?: Record<string, ApiExample> }
+  /** `optional`: the body may be left out (an empty body counts as `{}`). */
+  body?: { schema: z.ZodType, optional?: boolean, description?: string, examples?: Record<string, ApiExample> }
   responses: ApiSuccess[]
   /** Every protocol error this operation can answer, each with an example message. */
   errors: Partial<Record<ApiErrorCode, string>>
