@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { API_ERRORS, type ApiErrorCode } from '../../server/lib/public-api'
 import { errorBodySchema, ERROR_CODES, licenseTokenClaimsSchema } from '../schemas/public-api'
+import { managementRoutes } from './management-openapi'
 import { publicRoutes } from './public-routes'
 import type { ApiRoute } from './routes'
 
@@ -15,7 +16,7 @@ type Json = Record<string, unknown>
 
 /** All documented operations, in the document's order. */
 export function allRoutes(): ApiRoute[] {
-  return [...publicRoutes]
+  return [...publicRoutes, ...managementRoutes()]
 }
 
 const ERROR_DOCS: Record<string, string> = {
@@ -50,6 +51,21 @@ const STATUS_HEADERS: Record<number, string[]> = { 401: ['WWW-Authenticate'], 40
 /** Collects zod schemas as components while converting; refs point at #/components/schemas/<id>. */
 class Components {
   readonly schemas: Record<string, Json> = {}
+  readonly responses: Record<string, Json> = {}
+
+  /**
+   * An error answer as a shared response component (a $ref): operations whose answer for a status
+   * is the same share one, named after its codes (BadRequest, NotFound…), a variant numbered.
+   */
+  response(codes: readonly string[], body: Json): Json {
+    const base = codes.map(code => code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, ch: string) => ch.toUpperCase())).join('Or')
+    const text = JSON.stringify(body)
+    for (let i = 1; ; i++) {
+      const name = i === 1 ? base : `${base}${i}`
+      if (!this.responses[name]) this.responses[name] = body
+      if (JSON.stringify(this.responses[name]) === text) return { $ref: `#/components/responses/${name}` }
+    }
+  }
 
   /** A zod schema as a JSON Schema for the document (a $ref when it has an id). */
   add(schema: z.ZodType, io: 'input' | 'output'): Json {
@@ -110,7 +126,7 @@ function errorResponses(c: Components, route: ApiRoute): Record<string, Json> {
   for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
     // The one error shape, with `code` narrowed to what this status can carry here.
     const schema = c.add(errorBodySchema(codes), 'output')
-    out[String(status)] = {
+    out[String(status)] = c.response(codes, {
       description: codes.map(code => `\`${code}\`: ${ERROR_DOCS[code] ?? ''}`.trim()).join(' '),
       ...(STATUS_HEADERS[status] ? { headers: headerRefs(STATUS_HEADERS[status]!) } : {}),
       content: {
@@ -119,7 +135,7 @@ function errorResponses(c: Components, route: ApiRoute): Record<string, Json> {
           examples: Object.fromEntries(codes.map(code => [code, { summary: code, value: { error: { code, message: route.errors[code] } } }])),
         },
       },
-    }
+    })
   }
   return out
 }
@@ -182,7 +198,7 @@ export function buildOpenApiDocument(opts: { version?: string } = {}): Json {
   // The signed token's claims (referenced by the answers' `token.contentSchema`).
   c.add(licenseTokenClaimsSchema, 'output')
   const tags = [...new Set(routes.map(r => r.tag))]
-  const used = JSON.stringify(paths)
+  const used = JSON.stringify([paths, c.responses])
   const headers = Object.fromEntries(Object.entries(HEADERS).filter(([name]) => used.includes(`"#/components/headers/${name}"`)))
   return {
     openapi: '3.1.1',
@@ -208,6 +224,7 @@ export function buildOpenApiDocument(opts: { version?: string } = {}): Json {
     paths,
     components: {
       schemas: Object.fromEntries(Object.entries(c.schemas).sort(([a], [b]) => a.localeCompare(b))),
+      responses: Object.fromEntries(Object.entries(c.responses).sort(([a], [b]) => a.localeCompare(b))),
       headers,
       // Only once a route uses it (an unused scheme is a lint error, redocly.yaml).
       ...(routes.some(r => r.auth === 'bearer') ? { securitySchemes: { bearerAuth: BEARER } } : {}),

@@ -43,7 +43,8 @@ export class Conformance {
   promised(): string[] {
     const out: string[] = []
     for (const o of this.operations) {
-      for (const [status, res] of Object.entries(o.op.responses as Json)) {
+      for (const [status, ref] of Object.entries(o.op.responses as Json)) {
+        const res = this.resolve(ref)
         const codes = new Set<string>()
         for (const media of Object.values((res.content ?? {}) as Json)) collectCodes(this.resolve(media.schema), this, codes)
         if (!codes.size) out.push(`${o.op.operationId} ${status}`)
@@ -68,7 +69,8 @@ export class Conformance {
     const o = this.find(method, pathname) ?? (res.status === 405 ? this.operations.find(x => x.template.test(pathname) && x.op.responses['405']) : undefined)
     if (!o) throw new Error(`${method} ${pathname} is not in the document`)
     const status = String(res.status)
-    const doc = o.op.responses[status]
+    const ref = o.op.responses[status]
+    const doc = ref && this.resolve(ref)
     if (!doc) throw new Error(`${o.op.operationId}: status ${status} is not documented (${res.text.slice(0, 200)})`)
     for (const h of Object.keys(doc.headers ?? {})) {
       if (['Allow', 'Retry-After', 'WWW-Authenticate', 'ETag'].includes(h) && !res.headers.get(h)) throw new Error(`${o.op.operationId} ${status}: header ${h} missing`)
@@ -85,14 +87,19 @@ export class Conformance {
     const key = `${o.method} ${o.path} ${status} ${type}`
     let validate = this.validators.get(key)
     if (!validate) {
-      validate = this.ajv.compile({ $ref: `${DOC_ID}#/${pointer('paths', o.path, o.method, 'responses', status, 'content', type, 'schema')}` })
+      // Shared error answers are response components: point into the component, not the operation.
+      const at = ref.$ref ? `${(ref.$ref as string).slice(1)}/${pointer('content', type, 'schema')}` : `/${pointer('paths', o.path, o.method, 'responses', status, 'content', type, 'schema')}`
+      validate = this.ajv.compile({ $ref: `${DOC_ID}#${at}` })
       this.validators.set(key, validate)
     }
     if (!validate(body)) throw new Error(`${o.op.operationId} ${status} does not conform: ${this.ajv.errorsText(validate.errors)}\n${res.text.slice(0, 500)}`)
     const code = typeof body.code === 'string' ? body.code : typeof body.error?.code === 'string' ? body.error.code : null
     const codes = new Set<string>()
     collectCodes(this.resolve(doc.content[type].schema), this, codes)
-    this.exercised.add(codes.size && code ? `${o.op.operationId} ${status} ${code}` : `${o.op.operationId} ${status}`)
+    const mark = (id: string) => this.exercised.add(codes.size && code ? `${id} ${status} ${code}` : `${id} ${status}`)
+    mark(o.op.operationId)
+    // A 405 for another method answers for the path: it counts for each operation that documents it there.
+    if (res.status === 405) for (const x of this.operations) if (x.template.test(pathname) && x.op.responses['405']) mark(x.op.operationId)
     return body
   }
 }
