@@ -262,11 +262,46 @@ async function workerPhase(envFile: string, big: { persistTo: string, seeded: Se
       if (items === 0) throw new Error(`system log page "${name}" came back empty: the seed does not match the filter`)
       logHttp[name] = round(median(times), 2)
     }
-    return { results, smallLoad, latency, signedLatency, idleCpuMsPerS, loginMs: { median: round(median(loginTimes), 1), runs: loginTimes.map(t => round(t, 1)) }, logHttp }
+
+    step('Management API list pages over HTTP…')
+    const managementMs = await managementListTimings(w.url, admin!, seeded)
+    return { results, smallLoad, latency, signedLatency, idleCpuMsPerS, loginMs: { median: round(median(loginTimes), 1), runs: loginTimes.map(t => round(t, 1)) }, logHttp, managementMs }
   }
   finally {
     await Promise.all([w.stop(), ws?.stop()])
   }
+}
+
+/**
+ * The management API's license list (docs/management-api.md), one connection, median of runs: the
+ * first page (25, newest first) for an admin's token (every owner's licenses) and for one owner's,
+ * and an owner's list filtered by status. Sequential and few: the owner limit (120/min) is never hit.
+ */
+async function managementListTimings(url: string, admin: Caller, seeded: Seeded) {
+  const adminToken = (await admin.trpc.tokens.create.mutate({ name: 'bench admin' })).token
+  const ownerToken = (await admin.trpc.tokens.create.mutate({ name: 'bench owner', ownerId: seeded.ownerIds[7]! })).token
+  const cases: Record<string, [string, string]> = {
+    adminFirstPage: [adminToken, '/api/v1/licenses'],
+    ownerFirstPage: [ownerToken, '/api/v1/licenses'],
+    ownerActive: [ownerToken, '/api/v1/licenses?status=active'],
+  }
+  const out: Record<string, number> = {}
+  for (const [name, [token, path]] of Object.entries(cases)) {
+    const get = async () => {
+      const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } })
+      const body = await res.json() as { data?: unknown[] }
+      if (res.status !== 200 || !body.data?.length) throw new Error(`management list "${name}" answered ${res.status} with ${body.data?.length ?? 0} rows`)
+    }
+    await get()
+    const times: number[] = []
+    for (let i = 0; i < OPTS.logRuns; i++) {
+      const t = performance.now()
+      await get()
+      times.push(performance.now() - t)
+    }
+    out[name] = round(median(times), 2)
+  }
+  return out
 }
 
 function logCases(seeded: Seeded) {
@@ -461,6 +496,7 @@ async function main() {
       },
       d1StatementsPerRequest: d1,
       systemLogMs: { http: bigRun.logHttp, sql: logSql, events: OPTS.events },
+      managementListMs: { ...bigRun.managementMs, licenses: OPTS.licenses },
       loginMs: bigRun.loginMs,
       workerSize: size,
       idleRuntimeCpuMsPerS: bigRun.idleCpuMsPerS,

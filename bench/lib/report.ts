@@ -14,6 +14,8 @@ export interface Figures {
   latency: { large: Latency, small: Latency, failures: number }
   d1StatementsPerRequest: Record<string, Counted>
   systemLogMs: { http: Record<string, number>, sql: Record<string, number>, events: number }
+  /** Management API license list pages over HTTP, median ms (scripts/bench.ts managementListTimings). */
+  managementListMs: Record<string, number> & { licenses: number }
   loginMs: { median: number }
   workerSize: { rawBytes: number, gzipBytes: number }
 }
@@ -59,6 +61,7 @@ export function renderTable(r: Figures & { targets: Record<string, Target>, mach
     [`verify latency, 1 connection, median`, `${fmt(large.licenses)} licenses ${large.medianMs} ms · ${fmt(small.licenses)} licenses ${small.medianMs} ms · ratio ${r.ratios.latency1MTo1k}`],
     ...Object.entries(r.d1StatementsPerRequest).map(([k, c]): [string, string] => [`D1 statements: ${k}`, `waited for ${c.reads}R ${c.writes}W (${c.calls} calls) · in flight at response ${c.pendingReads}R ${c.pendingWrites}W · after ${c.afterReads}R ${c.afterWrites}W`]),
     ...Object.keys(r.systemLogMs.http).map((k): [string, string] => [`system log ${k} (${fmt(r.systemLogMs.events)} events)`, `HTTP ${r.systemLogMs.http[k]} ms · SQL ${r.systemLogMs.sql[k]} ms`]),
+    ...Object.entries(r.managementListMs).filter(([k]) => k !== 'licenses').map(([k, v]): [string, string] => [`management list ${k} (${fmt(r.managementListMs.licenses)} licenses)`, `HTTP ${v} ms (median)`]),
     ['login (tRPC auth.login), median', `${r.loginMs.median} ms`],
     ['worker size', `${fmt(r.workerSize.rawBytes / 1024)} KiB raw · ${fmt(r.workerSize.gzipBytes / 1024)} KiB gzip`],
   ]

@@ -40,13 +40,14 @@ describe('npm run bench -- --quick', () => {
     for (const [path, v] of leaves({
       verifyOwnCpuMs: json.verifyOwnCpuMs, d1RoundTripCpuMs: json.d1RoundTripCpuMs, verifyBeyondD1CpuMs: json.verifyBeyondD1CpuMs, bareCpuMsPerRequest: json.bareCpuMsPerRequest, signedVerify: json.signedVerify, ratios: json.ratios,
       large: json.latency.large, small: json.latency.small, d1: json.d1StatementsPerRequest,
-      systemLogMs: json.systemLogMs, loginMs: json.loginMs.median, workerSize: json.workerSize,
+      systemLogMs: json.systemLogMs, managementListMs: json.managementListMs, loginMs: json.loginMs.median, workerSize: json.workerSize,
     }).filter(([path]) => !path.endsWith('.code'))) {
       expect(typeof v === 'number' && Number.isFinite(v), `${path} = ${String(v)}`).toBe(true)
     }
     for (const k of ['verifyToTrivialThroughput', 'verifyToBareThroughput', 'limiterOnToOffThroughput', 'signedToUnsignedThroughput', 'latency1MTo1k']) expect(json.ratios[k]).toBeGreaterThan(0)
     expect(json.signedVerify.tokenBytes).toBeGreaterThan(300)
     expect(Object.keys(json.systemLogMs.http).sort()).toEqual(['byGroup', 'byIp', 'firstPage'])
+    expect(Object.keys(json.managementListMs).sort()).toEqual(['adminFirstPage', 'licenses', 'ownerActive', 'ownerFirstPage'])
     expect(json.latency.failures).toBe(0)
     expect(json.workerSize.gzipBytes).toBeGreaterThan(100_000)
 
