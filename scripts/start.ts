@@ -2,7 +2,8 @@
  * `npm start`: build if needed, create secrets and a first admin on first run, migrate the local D1,
  * then serve the worker with the self-hosted server (scripts/lib/server.ts: workerd through
  * Miniflare, no wrangler dev proxy) and run its cron schedule. docs/self-hosting.md.
- *   PORT (8787), HOST (127.0.0.1), TRUST_PROXY_HEADER, LOG_REQUESTS=1, LM_PERSIST_TO, LM_ADMIN_EMAIL, LM_ADMIN_PASSWORD
+ *   PORT (8787), HOST (127.0.0.1), TRUST_PROXY_HEADER, LOG_REQUESTS=1, LM_PERSIST_TO, LM_SECRETS_FILE (.dev.vars),
+ *   LM_ADMIN_EMAIL, LM_ADMIN_PASSWORD
  */
 import { join, resolve } from 'node:path'
 import { createDB } from '../db/client'
@@ -11,7 +12,7 @@ import { CLI_PRINCIPAL } from '../server/services/authz'
 import { offRequestContext } from '../server/services/context'
 import { countUsers, createUser } from '../server/services/users'
 import { ensureBuild } from './lib/build'
-import { checkDotenv, ensureDevVars, readDotenv } from './lib/dev-vars'
+import { checkDotenv, ensureSecretsFile, readDotenv } from './lib/dev-vars'
 import { startServer } from './lib/server'
 
 const ROOT = resolve(import.meta.dirname, '..')
@@ -35,11 +36,11 @@ async function main() {
 
   ensureBuild(ROOT, step)
 
-  const devVarsPath = join(ROOT, '.dev.vars')
+  const devVarsPath = process.env.LM_SECRETS_FILE ? resolve(process.env.LM_SECRETS_FILE) : join(ROOT, '.dev.vars')
   checkDotenv(devVarsPath)
-  const vars = ensureDevVars(ROOT)
-  if (vars.created) step('Created .dev.vars with fresh random secrets.')
-  else if (vars.added.length) step(`Added ${vars.added.join(', ')} to .dev.vars.`)
+  const vars = ensureSecretsFile(devVarsPath)
+  if (vars.created) step(`Created ${devVarsPath} with fresh random secrets.`)
+  else if (vars.added.length) step(`Added ${vars.added.join(', ')} to ${devVarsPath}.`)
   const devVars = Object.fromEntries(readDotenv(devVarsPath))
   const setting = (name: string) => process.env[name] ?? devVars[name]
 

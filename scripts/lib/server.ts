@@ -8,7 +8,9 @@
  * endpoint). `npm start`, the tests (tests/support/worker.ts) and `npm run bench` all serve this way.
  */
 import { randomBytes } from 'node:crypto'
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { createServer as createNetServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare'
@@ -80,6 +82,24 @@ function workerModules(root: string, controlToken: string) {
   return { dir, modules }
 }
 
+/**
+ * workerd as a child that (1) is not in the server's process group, so a terminal's Ctrl+C or a
+ * service manager's SIGTERM to the group reaches only the server, which then shuts down in order
+ * (in-flight requests, waitUntil work, then workerd); and (2) dies with the server (PR_SET_PDEATHSIG)
+ * when that is killed outright, so no orphan keeps serving the state. Through util-linux's setsid
+ * and setpriv where they exist (Linux); elsewhere workerd is started as Miniflare does by itself.
+ */
+function useWorkerdLauncher() {
+  if (process.env.MINIFLARE_WORKERD_PATH || process.platform !== 'linux') return
+  const has = (cmd: string) => ['/usr/bin', '/bin', '/usr/local/bin'].some(d => existsSync(join(d, cmd)))
+  if (!has('setsid') || !has('setpriv')) return
+  const workerd = (createRequire(import.meta.url)('workerd') as { default: string }).default
+  const dir = mkdtempSync(join(tmpdir(), 'lm-workerd-'))
+  const launcher = join(dir, 'workerd')
+  writeFileSync(launcher, `#!/bin/sh\nexec setsid setpriv --pdeathsig KILL -- ${JSON.stringify(workerd)} "$@"\n`, { mode: 0o755 })
+  process.env.MINIFLARE_WORKERD_PATH = launcher
+}
+
 function claimLock(persistTo: string): () => void {
   const file = join(persistTo, 'lm-server.pid')
   if (existsSync(file)) {
@@ -135,9 +155,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ready,
     })
 
-    const { unstable_getMiniflareWorkerOptions } = await import('wrangler')
-    const fromToml = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
+    const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler')
+    const configPath = join(root, 'wrangler.toml')
+    const fromToml = unstable_getMiniflareWorkerOptions(configPath)
     const { modulesRules: _rules, ...base } = fromToml.workerOptions as typeof fromToml.workerOptions & { modulesRules?: unknown }
+    // wrangler.toml's [vars] only: wrangler also reads the project's .dev.vars, but secrets come from
+    // the caller (npm start: its secrets file; tests: their own), never from a file they did not name.
+    const tomlVars = (unstable_readConfig({ config: configPath }).vars ?? {}) as Record<string, unknown>
+    base.bindings = Object.fromEntries(Object.keys(tomlVars).map(k => [k, (base.bindings as Record<string, unknown>)[k]]))
     const crons = (base.cronTriggers ?? []) as string[]
     const onLog = opts.onLog ?? ((_level: string, message: string) => process.stderr.write(`${message}\n`))
     const options = (bindings: Record<string, string>) => convertV4MiniflareOptions({
@@ -162,6 +187,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         ],
       }],
     } as Parameters<typeof convertV4MiniflareOptions>[0])
+    useWorkerdLauncher()
     mf = new Miniflare(options(opts.bindings ?? {}))
     await mf.ready
     await applyD1Migrations(await mf.getD1Database('DB'), join(root, 'db/migrations'))
