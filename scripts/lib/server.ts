@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path'
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare'
 import { Pool } from 'undici'
 import { cronMatches } from './cron'
+import { LOCK_FILE, servingPid } from './local-d1'
 import { startFront, type Front } from './front'
 import { applyD1Migrations } from './migrations'
 
@@ -101,21 +102,9 @@ function useWorkerdLauncher() {
 }
 
 function claimLock(persistTo: string): () => void {
-  const file = join(persistTo, 'lm-server.pid')
-  if (existsSync(file)) {
-    const pid = Number(readFileSync(file, 'utf8').trim())
-    let alive = false
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-      try {
-        process.kill(pid, 0)
-        alive = true
-      }
-      catch (error) {
-        alive = (error as NodeJS.ErrnoException).code === 'EPERM'
-      }
-    }
-    if (alive) throw new Error(`another server (pid ${pid}) is already serving ${persistTo}: stop it first`)
-  }
+  const file = join(persistTo, LOCK_FILE)
+  const pid = servingPid(persistTo)
+  if (pid !== null) throw new Error(`another server (pid ${pid}) is already serving ${persistTo}: stop it first`)
   writeFileSync(file, `${process.pid}\n`)
   return () => {
     try {

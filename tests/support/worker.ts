@@ -22,6 +22,8 @@ export const TEST_SECRETS = {
 
 export interface TestWorker {
   url: string
+  /** Its state folder (the local D1 under v3/d1). */
+  persistTo: string
   env: AppEnv
   /** A service context on the worker's own D1, for seeding and inspecting from the test: as the CLI, or as `actor`. */
   context: (actor?: Actor) => ReturnType<typeof offRequestContext>
@@ -44,8 +46,9 @@ export interface TestWorker {
  * client-sent CF-Connecting-IP (`TRUST_PROXY_HEADER=CF-Connecting-IP`); `trustProxyHeader: null`
  * serves as `npm start` does without it.
  */
-export async function startWorker(opts: { vars?: Record<string, string>, secrets?: Record<string, string>, trustProxyHeader?: string | null } = {}): Promise<TestWorker> {
-  const persistTo = mkdtempSync(join(tmpdir(), 'lm-test-state-'))
+export async function startWorker(opts: { vars?: Record<string, string>, secrets?: Record<string, string>, trustProxyHeader?: string | null, persistTo?: string, seedAdmin?: boolean } = {}): Promise<TestWorker> {
+  // A state folder of its own (removed on close), or the given one (kept: e.g. a restart on the same data).
+  const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), 'lm-test-state-'))
   const captured: string[] = []
   // No DNS-over-HTTPS lookups to the internet from tests: those that check them start a resolver on loopback.
   const bindingsFor = (secrets?: Record<string, string>, vars?: Record<string, string>) => ({ WEBHOOK_DNS_RESOLVER: 'off', ...vars, ...TEST_SECRETS, ...secrets })
@@ -56,6 +59,7 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
     bindings: bindingsFor(opts.secrets, opts.vars),
     trustProxyHeader: opts.trustProxyHeader === null ? undefined : (opts.trustProxyHeader ?? 'CF-Connecting-IP'),
     onLog: (_level, message) => void captured.push(message),
+    lock: true,
   })
   let env = await server.miniflare.getBindings<AppEnv>()
   const context = (actor?: Actor) => offRequestContext({
@@ -66,9 +70,10 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
   })
   const admin = { email: 'admin@example.com', password: `admin-${randomBytes(9).toString('base64url')}`, id: '' }
   const { ctx } = context()
-  admin.id = (await createUser(ctx, { email: admin.email, name: 'Admin', role: 'admin', password: admin.password })).user.id
+  if (opts.seedAdmin !== false) admin.id = (await createUser(ctx, { email: admin.email, name: 'Admin', role: 'admin', password: admin.password })).user.id
   const handle: TestWorker = {
     url: server.url,
+    persistTo,
     env,
     context,
     admin,
@@ -81,7 +86,7 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
     logs: () => [...captured],
     close: async () => {
       await server.close()
-      rmSync(persistTo, { recursive: true, force: true })
+      if (!opts.persistTo) rmSync(persistTo, { recursive: true, force: true })
     },
   }
   return handle
