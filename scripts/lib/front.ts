@@ -139,25 +139,41 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     // Absolute-form target to workerd's proxy-style socket: the worker sees this URL as request.url.
     // https only when a trusted reverse proxy says so (it terminated TLS).
     const proto = trusted && /^https$/i.test(String(req.headers['x-forwarded-proto'] ?? '').split(',').pop()!.trim()) ? 'https' : 'http'
-    try {
-      await upstream.stream({
+    await new Promise<void>((done) => {
+      upstream.dispatch({
         path: `${proto}://${host}${req.url?.startsWith('/') ? req.url : '/'}`,
         method: req.method as 'GET',
         headers: forwardedHeaders(req.rawHeaders, ip, trusted, host, proto),
         body,
-        opaque: res,
-      }, ({ statusCode, headers, opaque }) => {
-        const out = opaque as ServerResponse
-        const h: Record<string, string | string[]> = {}
-        for (const [k, v] of Object.entries(headers)) if (v !== undefined && !RESPONSE_HOP_BY_HOP.has(k)) h[k] = v as string | string[]
-        out.writeHead(statusCode, h)
-        return out
+      }, {
+        // undici's handler interface: no stream objects between the two sockets.
+        onRequestStart(controller) {
+          // The client went away: stop reading the answer (a paused one would hold the connection).
+          res.once('close', () => {
+            if (!res.writableFinished) controller.abort(new Error('client closed the connection'))
+          })
+        },
+        onResponseStart(_controller, statusCode, headers) {
+          for (const name of RESPONSE_HOP_BY_HOP) Reflect.deleteProperty(headers, name)
+          res.writeHead(statusCode, headers as Record<string, string | string[]>)
+        },
+        onResponseData(controller, chunk) {
+          if (!res.write(chunk)) {
+            controller.pause()
+            res.once('drain', () => controller.resume())
+          }
+        },
+        onResponseEnd() {
+          res.end()
+          done()
+        },
+        onResponseError(_controller, error) {
+          if (process.env.LM_FRONT_DEBUG) console.error('front:', error)
+          if (!res.destroyed && !res.writableEnded) problem(res, 502, 'UNAVAILABLE', 'The server is not reachable')
+          done()
+        },
       })
-    }
-    catch (error) {
-      if (process.env.LM_FRONT_DEBUG) console.error('front:', error)
-      if (!res.destroyed) problem(res, 502, 'UNAVAILABLE', 'The server is not reachable')
-    }
+    })
   }
 
   const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 30_000, requestTimeout: 120_000 }, (req, res) => void handle(req, res).catch(() => res.destroy()))

@@ -144,6 +144,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ready,
     })
 
+    // wrangler would announce the project's .dev.vars, which this server does not read (the caller's secrets are used).
+    process.env.WRANGLER_LOG ??= 'warn'
     const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler')
     const configPath = join(root, 'wrangler.toml')
     const fromToml = unstable_getMiniflareWorkerOptions(configPath)
