@@ -78,6 +78,20 @@ async function main() {
     process.on(signal, () => stop(signal))
   }
 
+  // If workerd itself stops (a crash), exit non-zero so the service manager restarts the whole server.
+  let refused = 0
+  setInterval(() => {
+    fetch(`${server.directUrl}/api/v1/health`, { signal: AbortSignal.timeout(30_000) }).then((res) => {
+      refused = 0
+      return res.arrayBuffer()
+    }, (error: unknown) => {
+      const code = (error as { cause?: { code?: string } }).cause?.code
+      if (stopping || code !== 'ECONNREFUSED' || ++refused < 2) return
+      console.error('npm start: workerd stopped answering (its socket refuses connections); exiting')
+      process.exit(1)
+    })
+  }, 5_000).unref()
+
   const env = await server.miniflare.getBindings<AppEnv>()
   const { ctx, settle } = offRequestContext({ db: createDB(env.DB), env, principal: CLI_PRINCIPAL, audit: { ip: '', userAgent: 'lm-cli', country: null } })
   if ((await countUsers(ctx)) === 0) {
