@@ -54,17 +54,18 @@ export function checkTrustProxyHeader(name: string | undefined): string | undefi
 }
 
 /**
- * The client IP of a request: the trusted header's value when it is an address (X-Forwarded-For:
- * the right-most entry over all its lines, the one the operator's proxy appended), else the socket's.
+ * The client IP of a request: the trusted header's value when it has one (X-Forwarded-For: the
+ * right-most entry over all its lines, the one the operator's proxy appended), else the socket's.
+ * A trusted value is passed on as sent: the worker canonicalises it (server/lib/ip.ts), and one
+ * it cannot read is one shared bucket there, never "no limit".
  */
 export function clientIpFor(rawHeaders: string[], socketAddress: string | undefined, trusted: string | undefined): string {
   if (trusted) {
     const values: string[] = []
     for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === trusted) values.push(rawHeaders[i + 1]!)
     if (values.length) {
-      const last = trusted === 'x-forwarded-for' ? values.join(',').split(',').pop() : values[values.length - 1]
-      const ip = plainAddress(last)
-      if (ip) return ip
+      const last = (trusted === 'x-forwarded-for' ? values.join(',').split(',').pop() : values[values.length - 1])!.trim()
+      if (last) return last
     }
   }
   return plainAddress(socketAddress)

@@ -101,9 +101,11 @@ describe('the front\'s header rules', () => {
     expect(plainAddress('192.0.2.1:443')).toBe('')
   })
 
-  it('takes the right-most X-Forwarded-For entry over several lines; falls back to the socket when it is not an address', () => {
+  it('takes the right-most X-Forwarded-For entry over several lines, as sent (the worker canonicalises it); the socket without one', () => {
     expect(clientIpFor(['X-Forwarded-For', '1.1.1.1, 2.2.2.2', 'x-forwarded-for', '3.3.3.3'], '127.0.0.1', 'x-forwarded-for')).toBe('3.3.3.3')
-    expect(clientIpFor(['X-Forwarded-For', '1.1.1.1, junk'], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('127.0.0.1')
+    expect(clientIpFor(['X-Forwarded-For', '1.1.1.1, junk'], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('junk')
+    expect(clientIpFor(['X-Forwarded-For', ' '], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('127.0.0.1')
+    expect(clientIpFor(['Accept', '*/*'], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('127.0.0.1')
     expect(clientIpFor(['CF-Connecting-IP', '1.1.1.1'], '127.0.0.1', undefined)).toBe('127.0.0.1')
     expect(clientIpFor(['CF-Connecting-IP', '2001:db8::5'], '127.0.0.1', 'cf-connecting-ip')).toBe('2001:db8::5')
   })
