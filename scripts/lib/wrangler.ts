@@ -27,7 +27,8 @@ export interface DevOptions {
 
 /**
  * The arguments of `npx wrangler dev` that serve the built worker (.output, wrangler.toml `main`) in
- * workerd: the one way `npm start` and `npm run bench` run it.
+ * workerd: `npm run bench`'s wrangler dev rows (npm start serves through scripts/lib/server.ts instead).
+ * `--test-scheduled` opens GET /__scheduled to anyone: never use these arguments for a served install.
  */
 export function wranglerDevArgs(opts: DevOptions): string[] {
   return [

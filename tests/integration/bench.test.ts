@@ -45,6 +45,9 @@ describe('npm run bench -- --quick', () => {
       expect(typeof v === 'number' && Number.isFinite(v), `${path} = ${String(v)}`).toBe(true)
     }
     for (const k of ['verifyToTrivialThroughput', 'verifyToBareThroughput', 'limiterOnToOffThroughput', 'signedToUnsignedThroughput', 'latency1MTo1k']) expect(json.ratios[k]).toBeGreaterThan(0)
+    // Issue 11: the same build layer by layer (bare workerd, the self-hosted server, wrangler dev), same run.
+    for (const n of ['bare workerd: trivial route', 'wrangler dev: trivial route', 'wrangler dev: verify (valid key)']) expect(names, n).toContain(names.find((x: string) => x.startsWith(n)))
+    for (const k of ['bareWorkerdTrivial', 'serverTrivial', 'wranglerDevTrivial', 'serverVerify', 'wranglerDevVerify', 'bareFloorVerify', 'serverTrivialToBareWorkerd', 'serverVerifyToWranglerDevVerify']) expect(json.layers[k], k).toBeGreaterThan(0)
     expect(json.signedVerify.tokenBytes).toBeGreaterThan(300)
     expect(Object.keys(json.systemLogMs.http).sort()).toEqual(['byGroup', 'byIp', 'firstPage'])
     expect(Object.keys(json.managementListMs).sort()).toEqual(['adminFirstPage', 'licenses', 'ownerActive', 'ownerFirstPage'])
@@ -60,7 +63,7 @@ describe('npm run bench -- --quick', () => {
 
     // Machine info and every target evaluated with its number.
     for (const k of ['cpuModel', 'cores', 'node', 'wrangler', 'workerd']) expect(json.machine[k], k).toBeTruthy()
-    expect(Object.keys(json.targets).sort()).toEqual(['d1ResponsePath', 'latencyFlat', 'logFirstPage', 'login', 'verifyOwnCpu', 'verifyThroughput', 'workerGzip'])
+    expect(Object.keys(json.targets).sort()).toEqual(['d1ResponsePath', 'latencyFlat', 'logFirstPage', 'login', 'serverTrivial', 'serverVerify', 'verifyOwnCpu', 'verifyThroughput', 'verifyToFloor', 'workerGzip'])
     for (const t of Object.values(json.targets) as { pass: unknown, measured: string }[]) {
       expect(typeof t.pass).toBe('boolean')
       expect(t.measured).toMatch(/\d/)

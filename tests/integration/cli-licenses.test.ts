@@ -1,19 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addDuration } from '../../server/lib/duration'
+import { readDotenv } from '../../scripts/lib/dev-vars'
+import { startServer, type RunningServer } from '../../scripts/lib/server'
 import { verifyWith, WebhookReceiver } from '../support/webhook-receiver'
 import { ROOT } from '../support/worker'
 
 /**
- * The license commands of `lm` on a local D1 that a real server (`wrangler dev` on the built worker)
- * serves at the same time: what the CLI changes, the public verify endpoint answers at once.
- * The CLI (--secrets-file) and the server (--env-file) read the same fresh secrets file, never the
- * developer's .dev.vars.
+ * The license commands of `lm` on a local D1 that a real server (the built worker served as `npm start`
+ * serves it, scripts/lib/server.ts) serves at the same time: what the CLI changes, the public verify
+ * endpoint answers at once. The CLI (--secrets-file) and the server read the same fresh secrets file,
+ * never the developer's .dev.vars.
  */
 
 const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false' }
@@ -27,8 +28,7 @@ const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler')
 let dir: string
 let state: string
 let secrets: string
-let server: ChildProcess | undefined
-let serverLog = ''
+let server: RunningServer | undefined
 let baseUrl: string
 
 interface Run { code: number | null, stdout: string, stderr: string }
@@ -69,15 +69,6 @@ async function verify(key: string): Promise<string> {
   return last.code
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 function run(cmd: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT, env })
@@ -88,21 +79,16 @@ function run(cmd: string, args: string[]): Promise<Run> {
   })
 }
 
-async function startServer(): Promise<void> {
-  const port = await freePort()
-  // As `npm start` runs it: scheduled handler reachable (/__scheduled), local webhook receivers allowed.
-  server = spawn(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--env-file', secrets, '--show-interactive-dev-session=false',
-    '--test-scheduled', '--var', 'WEBHOOKS_ALLOW_LOCALHOST:true', '--var', 'WEBHOOK_DNS_RESOLVER:off'], {
-    cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+async function startLocalServer(): Promise<void> {
+  // As `npm start` runs it: local webhook receivers allowed; the cron fired through server.scheduled().
+  server = await startServer({
+    root: ROOT,
+    port: 0,
+    persistTo: state,
+    bindings: { ...Object.fromEntries(readDotenv(secrets)), WEBHOOKS_ALLOW_LOCALHOST: 'true', WEBHOOK_DNS_RESOLVER: 'off' },
+    onLog: () => {},
   })
-  server.stdout!.on('data', (d) => { serverLog += d })
-  server.stderr!.on('data', (d) => { serverLog += d })
-  const started = Date.now()
-  while (!/Ready on http:\/\/[\w.]+:\d+/.test(serverLog)) {
-    if (server.exitCode !== null || Date.now() - started > 90_000) throw new Error(`wrangler dev did not get ready:\n${serverLog}`)
-    await new Promise(r => setTimeout(r, 200))
-  }
-  baseUrl = `http://127.0.0.1:${port}`
+  baseUrl = server.url
 }
 
 beforeAll(async () => {
@@ -112,18 +98,14 @@ beforeAll(async () => {
   writeFileSync(secrets, ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'API_TOKEN_SECRET'].map(k => `${k}=${randomBytes(32).toString('base64url')}\n`).join(''))
   const migrate = await run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state])
   expect(migrate.code, migrate.stdout).toBe(0)
-  const [added] = await Promise.all([lm('user', 'add', '--email', OWNER, '--password', 'a-long-password'), startServer()])
+  const [added] = await Promise.all([lm('user', 'add', '--email', OWNER, '--password', 'a-long-password'), startLocalServer()])
   expect(added.code, added.stderr).toBe(0)
-  // Both processes say where their secrets came from: the test's file, not .dev.vars.
-  expect(serverLog).toContain('secrets.env')
+  // The CLI says where its secrets came from: the test's file, not .dev.vars.
   expect(added.stderr).toContain('secrets.env')
 }, 240_000)
 
 afterAll(async () => {
-  if (server?.pid && server.exitCode === null) {
-    process.kill(-server.pid, 'SIGTERM')
-    await new Promise(r => server!.once('exit', r))
-  }
+  await server?.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -285,8 +267,7 @@ describe('lm webhook (local D1 shared with a running server)', { timeout: 240_00
       const created = await lmJson('license', 'create', '--owner', OWNER, '--label', 'via CLI')
       // The CLI leaves delivery to the every-minute cron (fired here as npm start's scheduler does).
       expect(receiver.received).toHaveLength(0)
-      const fired = await fetch(`${baseUrl}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)
-      expect(fired.status).toBe(200)
+      await server!.scheduled('* * * * *')
       await receiver.waitFor(r => r.length >= 1, 30_000)
       const got = receiver.received[0]!
       expect(verifyWith(added.secret, got)).toMatchObject({ type: 'license.created', data: { license: { label: 'via CLI' } } })

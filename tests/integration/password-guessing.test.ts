@@ -207,8 +207,8 @@ describe('the client IP as a limit key', { timeout: 180_000 }, () => {
 
   it('an unreadable client IP is one shared bucket, never "no limit"', async () => {
     const u = await newUser()
-    // Locally a client can still send its own header (until the self-hosted server sets it from the
-    // connection): each unreadable value must not become a fresh bucket.
+    // Behind a trusted proxy header (as these tests serve: TRUST_PROXY_HEADER=CF-Connecting-IP) the
+    // value arrives as sent: each unreadable value must not become a fresh bucket.
     const garbage = ['not-an-ip', 'unknown', '999.1.1.1', '1.2.3', 'localhost', '::g', '1::2::3', 'x'.repeat(64), '0x7f.1', '-']
     expect(await wrongLogins(u.email, garbage)).toEqual(Array(LOGIN_LIMITS.pairPer15Min).fill('UNAUTHORIZED'))
     expect((await errorOf(new Caller(w.url, 'yet-another-value').login(u.email, u.password))).code).toBe('TOO_MANY_REQUESTS')
