@@ -26,6 +26,8 @@ export interface LoadResult {
   overflowPx: number
   /** Elements that scroll sideways inside the page at this width (tables in a scroll box, code…). */
   innerScrollers: string[]
+  /** Icons drawn empty (a name missing from the bundled set: components/app/SyncIcon.ts). */
+  emptyIcons: number
   screenshot?: string
 }
 
@@ -91,7 +93,7 @@ export async function measureLoad(browser: Browser, opts: {
   const networkIdleMs = idleReached ? lastActivity - started : Number.NaN
   await Promise.all(pending)
   // A string, not a function: tsx/esbuild would wrap named helpers in `__name`, unknown in the page.
-  const layout = await page.evaluate(LAYOUT_PROBE) as { overflowPx: number, scrollers: string[], ttfb: number }
+  const layout = await page.evaluate(LAYOUT_PROBE) as { overflowPx: number, scrollers: string[], ttfb: number, emptyIcons: number }
   if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true })
   await context.close()
   return {
@@ -108,6 +110,7 @@ export async function measureLoad(browser: Browser, opts: {
     jsGzipBytes,
     overflowPx: layout.overflowPx,
     innerScrollers: layout.scrollers,
+    emptyIcons: layout.emptyIcons,
     screenshot: opts.screenshot,
   }
 }
@@ -127,5 +130,6 @@ const LAYOUT_PROBE = `(() => {
     scrollers.push(describe(el) + ' ' + el.scrollWidth + '>' + el.clientWidth)
   }
   const nav = performance.getEntriesByType('navigation')[0]
-  return { overflowPx: Math.max(0, doc.scrollWidth - window.innerWidth), scrollers, ttfb: nav ? nav.responseStart - nav.requestStart : NaN }
+  const emptyIcons = Array.from(document.querySelectorAll('svg.iconify')).filter(s => !s.innerHTML.trim()).length
+  return { overflowPx: Math.max(0, doc.scrollWidth - window.innerWidth), scrollers, ttfb: nav ? nav.responseStart - nav.requestStart : NaN, emptyIcons }
 })()`
