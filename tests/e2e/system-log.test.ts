@@ -80,7 +80,7 @@ describe('system log end to end (headless Chromium, built worker, real D1)', () 
 
   it('clicking an IP filters the log to that IP only', async () => {
     await page.getByTestId('log-ip-cell').filter({ hasText: IP_B }).first().click()
-    await expect.poll(() => page.getByTestId('log-ip').inputValue()).toBe(IP_B)
+    await expect.poll(() => page.getByTestId('log-ip').inputValue(), { timeout: 10_000 }).toBe(IP_B)
     await expect.poll(async () => {
       const ips = await page.getByTestId('log-ip-cell').allTextContents()
       return ips.length > 0 && ips.every(t => t.trim() === IP_B) ? ips.length : -1
@@ -88,7 +88,7 @@ describe('system log end to end (headless Chromium, built worker, real D1)', () 
     // The filter is in the URL: a reload (or a shared link) shows the same filtered view.
     await page.waitForURL(url => url.searchParams.get('ip') === IP_B)
     await page.reload()
-    await expect.poll(() => page.getByTestId('log-ip').inputValue()).toBe(IP_B)
+    await expect.poll(() => page.getByTestId('log-ip').inputValue(), { timeout: 10_000 }).toBe(IP_B)
     await expect.poll(async () => {
       const ips = await page.getByTestId('log-ip-cell').allTextContents()
       return ips.length > 0 && ips.every(t => t.trim() === IP_B) ? ips.length : -1

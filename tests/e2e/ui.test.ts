@@ -39,8 +39,14 @@ async function adminPage(width = 1280): Promise<Page> {
   return await ctx.newPage()
 }
 
+/** Open a page and wait until it is interactive (a click before hydration does nothing). */
+async function openHydrated(page: Page, path: string) {
+  await page.goto(`${w.url}${path}`, { waitUntil: 'networkidle' })
+  await page.waitForFunction(() => !!(document.querySelector('#__nuxt') as { __vue_app__?: unknown } | null)?.__vue_app__)
+}
+
 describe('every page (headless Chromium, fresh context per load)', () => {
-  it('has no console error, no failed request, no empty icon; nothing wider than 390 px', async () => {
+  it('has no console error, no failed request, no empty icon; nothing wider than 390 px', { timeout: 600_000 }, async () => {
     const resolver = await adminPage()
     const problems: string[] = []
     const pages = uiPages()
@@ -82,7 +88,7 @@ describe('one-time secrets', () => {
 
   it('a new license key', async () => {
     const page = await adminPage()
-    await page.goto(`${w.url}/licenses`)
+    await openHydrated(page, '/licenses')
     await page.locator('[data-testid=create-license]:not([disabled])').click()
     await page.getByTestId('create-label').fill('Dialog check')
     await page.getByTestId('create-submit').click()
@@ -93,7 +99,7 @@ describe('one-time secrets', () => {
 
   it('a generated password', async () => {
     const page = await adminPage()
-    await page.goto(`${w.url}/admin/users`)
+    await openHydrated(page, '/admin/users')
     await page.getByTestId('add-user').click()
     await page.getByTestId('add-user-form').locator('input[type=email]').fill(`dialog-${Date.now()}@example.com`)
     await page.getByTestId('add-user-form').getByRole('button', { name: 'Add user' }).click()
@@ -102,7 +108,7 @@ describe('one-time secrets', () => {
 
   it('a webhook signing secret', async () => {
     const page = await adminPage()
-    await page.goto(`${w.url}/webhooks`)
+    await openHydrated(page, '/webhooks')
     await page.locator('[data-testid=add-webhook]:not([disabled])').click()
     await page.getByTestId('webhook-url').fill('http://127.0.0.1:9/dialog-check')
     await page.getByTestId('create-webhook-submit').click()
@@ -117,7 +123,7 @@ describe('the log', () => {
     const table = page.getByTestId('log-table')
     await table.getByText('Verify refused').first().waitFor()
     const check = async () => {
-      await expect.poll(async () => (await table.getByTestId('log-type').allTextContents()).map(t => t.trim())).toEqual(['Verify refused'])
+      await expect.poll(async () => (await table.getByTestId('log-type').allTextContents()).map(t => t.trim()), { timeout: 15_000 }).toEqual(['Verify refused'])
       await expect(page.getByTestId('log-group').textContent()).resolves.toContain('Validations')
       await expect(page.getByTestId('log-outcome').textContent()).resolves.toContain('Unknown key')
       await expect(page.getByTestId('log-range').textContent()).resolves.toContain('Last 7 days')
@@ -150,7 +156,7 @@ describe('the log', () => {
     await page.goto(`${w.url}/admin/log?outcome=NOT_FOUND`)
     await page.getByTestId('log-filters-open').getByText('Filters · 1').waitFor()
     // After mount the inline filters leave the page (before it they are only hidden by CSS).
-    await expect.poll(() => page.getByTestId('log-group').count()).toBe(0)
+    await expect.poll(() => page.getByTestId('log-group').count(), { timeout: 15_000 }).toBe(0)
     await page.getByTestId('log-filters-open').click()
     await page.getByTestId('log-group').waitFor()
     await page.getByTestId('log-filters-done').click()

@@ -22,7 +22,10 @@ export interface LoadResult {
   jsTransferredBytes: number
   /** The same JS gzip-compressed (what a CDN in front of the Worker sends; the local server may not compress). */
   jsGzipBytes: number
-  /** documentElement.scrollWidth − viewport width: > 0 means the page scrolls sideways. */
+  /**
+   * How far the page scrolls sideways: the document, or a scroll box as wide as the screen (the
+   * dashboard panel's body scrolls, not the document). 0 = nothing wider than the screen.
+   */
   overflowPx: number
   /** Elements that scroll sideways inside the page at this width (tables in a scroll box, code…). */
   innerScrollers: string[]
@@ -123,13 +126,15 @@ const LAYOUT_PROBE = `(() => {
     return el.tagName.toLowerCase() + (id ? '#' + id : '') + (cls ? '.' + cls : '')
   }
   const scrollers = []
+  let pageWide = 0
   for (const el of Array.from(document.querySelectorAll('body *'))) {
     if (el.scrollWidth <= el.clientWidth + 1 || el.clientWidth === 0) continue
     const ox = getComputedStyle(el).overflowX
     if (ox !== 'auto' && ox !== 'scroll') continue
     scrollers.push(describe(el) + ' ' + el.scrollWidth + '>' + el.clientWidth)
+    if (el.clientWidth >= window.innerWidth - 40) pageWide = Math.max(pageWide, el.scrollWidth - el.clientWidth)
   }
   const nav = performance.getEntriesByType('navigation')[0]
   const emptyIcons = Array.from(document.querySelectorAll('svg.iconify')).filter(s => !s.innerHTML.trim()).length
-  return { overflowPx: Math.max(0, doc.scrollWidth - window.innerWidth), scrollers, ttfb: nav ? nav.responseStart - nav.requestStart : NaN, emptyIcons }
+  return { overflowPx: Math.max(0, doc.scrollWidth - window.innerWidth, pageWide), scrollers, ttfb: nav ? nav.responseStart - nav.requestStart : NaN, emptyIcons }
 })()`
