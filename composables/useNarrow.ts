@@ -1,7 +1,6 @@
 /**
- * Is the viewport below Tailwind's `md` (768 px)? null until mounted: server render and hydration
- * show both forms with CSS choosing (`hidden md:block` / `md:hidden`), so nothing flashes and
- * nothing mismatches; after mount only the fitting form stays in the DOM (one set of test ids).
+ * Is the viewport below Tailwind's `md` (768 px)? null until mounted, so the server render and
+ * hydration agree whatever the screen; components pick their small-screen form once it is known.
  */
 export function useNarrow() {
   const narrow = ref<boolean | null>(null)
