@@ -4,7 +4,7 @@ import { createUser } from '../../server/services/users'
 import { launchBrowser } from '../support/browser'
 import { uniqueEmail } from '../support/client'
 import { signIn } from '../support/e2e'
-import { seedLicense, setLicense } from '../support/licenses'
+import { api, seedLicense, setLicense } from '../support/licenses'
 import { startWorker, type TestWorker } from '../support/worker'
 
 /**
@@ -73,8 +73,15 @@ describe('license state on the license page (headless Chromium)', () => {
   })
 
   it('Edit has the same renewal control as Create: presets in words, a custom duration shown in words', async () => {
-    const { license } = await seedLicense(w, ownerId, { label: 'Custom renewal', expiresIn: '1y', renewalPeriod: '6mo' })
-    await page.goto(`${w.url}/licenses/${license.id}`)
+    const { license, key } = await seedLicense(w, ownerId, { label: 'Custom renewal', expiresIn: '1y', renewalPeriod: '6mo' })
+    // Two calls from "the app": the page's 30-day sparkline counts them (events are written just after each answer).
+    for (let i = 0; i < 2; i++) await api(w, 'verify', { key })
+    await expect.poll(async () => {
+      await page.goto(`${w.url}/licenses/${license.id}`)
+      await page.getByTestId('license-sparkline-total').filter({ hasText: /\d/ }).waitFor()
+      return (await page.getByTestId('license-sparkline-total').innerText()).trim()
+    }, { timeout: 15_000 }).toBe('2')
+    await page.getByTestId('license-sparkline').locator('svg').waitFor()
     await page.getByTestId('license-summary').getByText('6 months', { exact: true }).waitFor()
     await page.locator('[data-testid=license-edit]:not([disabled])').click()
     await expect(page.getByTestId('edit-renewal-period').inputValue()).resolves.toBe('6mo')
