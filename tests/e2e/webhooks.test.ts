@@ -122,7 +122,7 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await p.getByText('Test event not delivered').first().waitFor()
     await p.getByTestId('webhook-health').getByText('retrying').waitFor()
     // "retry 1 of 11 in 4 s …": a countdown to a time ahead, never "ago".
-    expect((await p.getByTestId('health-next-retry').innerText()).trim()).toMatch(/^retry 1 of \d+ (in \d+ s|due now)$/)
+    expect((await p.getByTestId('health-next-retry').innerText()).trim()).toMatch(/^retry 1 of \d+ · (in \d+ s|due now)$/)
     // The first retry is 5 s after the attempt: the countdown runs down to "due now", never to a past time.
     await p.getByTestId('health-next-retry').getByText('due now').waitFor({ timeout: 15_000 })
     expect(await p.getByTestId('webhook-health').innerText()).not.toMatch(/ago/)
