@@ -13,7 +13,8 @@ export default defineNuxtConfig({
     // Bundle the icons we use; never fetch from the Iconify API at run time.
     provider: 'none',
     serverBundle: false,
-    clientBundle: { scan: true, sizeLimitKb: 512 },
+    // Icons named in .ts files too (shared/event-names.ts, composables): the default scan reads only .vue.
+    clientBundle: { scan: { globInclude: ['{pages,components,layouts,composables,shared,plugins,middleware}/**/*.{vue,ts}', 'app.vue', 'app.config.ts'] }, sizeLimitKb: 512 },
   },
   colorMode: { preference: 'system' },
   app: {
@@ -26,7 +27,11 @@ export default defineNuxtConfig({
   },
   // trpc-nuxt imports `#imports` and must be transpiled (STACK-NOTES).
   build: { transpile: ['trpc-nuxt'] },
-  alias: { '#db': '../db' },
+  alias: {
+    '#db': '../db',
+    // <UIcon> renders through this synchronous inline-SVG component (why: components/app/SyncIcon.ts).
+    '@nuxt/icon/runtime/components/index.js': fileURLToPath(new URL('./components/app/SyncIcon.ts', import.meta.url)),
+  },
   nitro: {
     preset: 'cloudflare-module',
     // Our own Worker entry: serves /api/v1 before Nitro and exports the RateLimiter Durable Object.
@@ -48,6 +53,11 @@ export default defineNuxtConfig({
       },
     },
   },
+  // LM_HYDRATION_DETAILS=1 nuxt build: Vue names each hydration mismatch in production (debugging only).
+  vite: { define: { __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: process.env.LM_HYDRATION_DETAILS === '1' } },
+  // Links prefetch their page's code on hover/focus, not when visible: the sidebar links every page,
+  // and visibility prefetch pulled all of them (with the charts) into every first load (issue 15 item 12).
+  experimental: { defaults: { nuxtLink: { prefetchOn: { visibility: false, interaction: true } } } },
   typescript: { strict: true, typeCheck: false },
   eslint: { config: { stylistic: false } },
 })

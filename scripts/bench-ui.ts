@@ -101,6 +101,7 @@ try {
         if (!(res.networkIdleMs <= UI_TARGETS.networkIdleMs)) misses.push('network idle')
         if (kb(res.jsGzipBytes) > (p.signedIn ? UI_TARGETS.signedInJsGzipKB : UI_TARGETS.loginJsGzipKB)) misses.push('JS size')
         if (width <= 390 && res.overflowPx > UI_TARGETS.overflowPxAt390) misses.push('overflow')
+        if (res.emptyIcons) misses.push('empty icons')
         rows.push({ ...res, page: p.name, path, misses })
         step(`${p.name.padEnd(16)} ${String(width).padStart(4)} ${scheme.padEnd(5)} idle ${Math.round(res.networkIdleMs)} ms, JS ${kb(res.jsGzipBytes)} KB gz, ${res.requests} req${misses.length ? `  ✗ ${misses.join(', ')}` : ''}`)
       }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { eventGroupSql } from '../../shared/schemas/log'
 import { id } from './columns'
 
 /** Who acted: a signed-in user, an API token (by its id), the CLI, the public API, a scheduled job, or nobody signed in. */
@@ -7,12 +8,11 @@ export const ACTOR_TYPES = ['user', 'token', 'cli', 'api', 'system', 'anonymous'
 export type ActorType = (typeof ACTOR_TYPES)[number]
 
 /**
- * The system log's type group of an event as one SQL expression (auth: auth.* and session.*,
- * licenses: license.*, validations: validation.*, devices: device.*, admin: user.*). It is indexed
- * (events_group_created_id_idx), and queries must use this very expression for SQLite to use that index.
+ * The system log's type group of an event as one SQL expression, generated from LOG_GROUPS
+ * (shared/schemas/log.ts, where groups are defined once). It is indexed (events_group_created_id_idx),
+ * and queries must use this very expression for SQLite to use that index.
  */
-// One line and no commas: drizzle-kit splits an index expression at commas.
-export const EVENT_GROUP_SQL = `(case when "type" glob 'auth.*' or "type" glob 'session.*' then 'auth' when "type" glob 'license.*' then 'licenses' when "type" glob 'validation.*' then 'validations' when "type" glob 'device.*' then 'devices' when "type" glob 'user.*' then 'admin' end)`
+export const EVENT_GROUP_SQL = eventGroupSql()
 export const eventGroup = sql.raw(EVENT_GROUP_SQL)
 
 /**

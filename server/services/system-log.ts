@@ -2,7 +2,7 @@ import { and, desc, eq, gte, inArray, isNotNull, lt, lte, ne, or, sql, type SQL 
 import { alias } from 'drizzle-orm/sqlite-core'
 import type { z } from 'zod'
 import type { DB } from '../../db/client'
-import { eventGroup, events, licenses, users } from '../../db/schema'
+import { eventGroup, events, licenses, products, users } from '../../db/schema'
 import { MAX_CHART_RANGE_MS, MAX_HOURLY_RANGE_MS, SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { ownedBy, type OwnerScope } from './authz'
@@ -72,6 +72,8 @@ export function logPageQuery(db: DB, scope: LogScope, f: LogFilter, page: LogPag
     actorEmail: actor.email,
     subjectType: events.subjectType,
     subjectId: events.subjectId,
+    // What the subject is called today (a license's label, a product's name): the log links it by name.
+    subjectLabel: sql<string | null>`coalesce(${licenses.label}, ${products.name})`,
     ownerId: events.ownerId,
     ownerEmail: owner.email,
     ip: events.ip,
@@ -83,6 +85,8 @@ export function logPageQuery(db: DB, scope: LogScope, f: LogFilter, page: LogPag
     .from(events)
     .leftJoin(actor, eq(actor.id, events.actorId))
     .leftJoin(owner, eq(owner.id, events.ownerId))
+    .leftJoin(licenses, and(eq(events.subjectType, 'license'), eq(licenses.id, events.subjectId)))
+    .leftJoin(products, and(eq(events.subjectType, 'product'), eq(products.id, events.subjectId)))
     .where(where)
     .orderBy(...newestFirst)
     .limit(take)

@@ -1,16 +1,34 @@
 import { z } from 'zod'
 import { idSchema } from './common'
 
-/** The system log's type groups: each a set of dotted type prefixes. */
+/**
+ * The system log's type groups, defined once: each a set of dotted type prefixes and a label. The
+ * indexed SQL expression (db/schema/events.ts EVENT_GROUP_SQL) is generated from this list, so a new
+ * group here means `npx drizzle-kit generate` (the index expression changes). First match wins.
+ */
 export const LOG_GROUPS = {
-  auth: ['auth.', 'session.'],
-  licenses: ['license.'],
-  validations: ['validation.'],
-  devices: ['device.'],
-  admin: ['user.'],
-} as const
+  auth: { prefixes: ['auth.', 'session.'], label: 'Sign-ins & sessions' },
+  licenses: { prefixes: ['license.'], label: 'Licenses' },
+  validations: { prefixes: ['validation.'], label: 'Validations' },
+  devices: { prefixes: ['device.'], label: 'Devices' },
+  products: { prefixes: ['product.'], label: 'Products' },
+  webhooks: { prefixes: ['webhook.'], label: 'Webhooks' },
+  admin: { prefixes: ['user.'], label: 'Users (admin)' },
+} as const satisfies Record<string, { prefixes: readonly string[], label: string }>
 export type LogGroup = keyof typeof LOG_GROUPS
 export const LOG_GROUP_NAMES = Object.keys(LOG_GROUPS) as [LogGroup, ...LogGroup[]]
+
+/** The group of an event type (null: none), the same rule as the SQL expression. */
+export function groupOfType(type: string): LogGroup | null {
+  for (const g of LOG_GROUP_NAMES) if (LOG_GROUPS[g].prefixes.some(p => type.startsWith(p))) return g
+  return null
+}
+
+/** `(case when "type" glob 'auth.*' or … then 'auth' … end)` — one line and no commas (drizzle-kit splits index expressions at commas). */
+export function eventGroupSql(): string {
+  const whens = LOG_GROUP_NAMES.map(g => `when ${LOG_GROUPS[g].prefixes.map(p => `"type" glob '${p}*'`).join(' or ')} then '${g}'`)
+  return `(case ${whens.join(' ')} end)`
+}
 
 /** Validation outcomes that count as "succeeded" in the chart; every other outcome is a failure. */
 export const SUCCESS_OUTCOMES = ['VALID', 'ACTIVATED', 'ALREADY_ACTIVATED', 'DEACTIVATED'] as const

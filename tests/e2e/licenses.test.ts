@@ -89,7 +89,8 @@ describe('licenses end to end (headless Chromium, built worker, real D1)', () =>
     await created.waitFor()
     key = await created.inputValue()
     expect(key).toMatch(/^LM-[0-9A-Z]{5}(-[0-9A-Z]{5}){5}$/)
-    await page.getByText('Keep this key secret.').waitFor()
+    await page.getByText('Keep this key secret', { exact: true }).waitFor()
+    await page.getByText(/see the full key again with Reveal/).waitFor()
     await page.getByTestId('created-done').click()
     await page.getByTestId('created-license').waitFor({ state: 'detached' })
 
@@ -140,8 +141,9 @@ describe('licenses end to end (headless Chromium, built worker, real D1)', () =>
 
     // Its history shows what happened, newest first.
     const history = page.getByTestId('license-events')
-    for (const type of ['license.suspended', 'device.freed', 'license.key_revealed', 'validation.verify', 'device.activated', 'license.created']) {
-      await history.getByText(type, { exact: true }).first().waitFor()
+    // In plain words (shared/event-names.ts), the type code in each row's title.
+    for (const label of ['License suspended', 'Device freed', 'Key revealed', 'Key verified', 'Device activated', 'License created']) {
+      await history.getByText(label, { exact: true }).first().waitFor()
     }
   })
 

@@ -64,7 +64,7 @@ describe('system log end to end (headless Chromium, built worker, real D1)', () 
     await signIn(page, w.admin.email, w.admin.password)
     await page.getByTestId('nav-admin').getByRole('link', { name: 'System log' }).click()
     await page.waitForURL(/\/admin\/log$/)
-    await page.getByTestId('log-table').getByText('validation.verify').first().waitFor()
+    await page.getByTestId('log-table').getByText('Key verified').first().waitFor()
     // The chart (HTML bars, client-only): a legend with the totals, per hour over the default 7 days.
     const chart = page.getByTestId('validation-chart')
     await chart.getByTestId('chart-bars').waitFor()
@@ -94,7 +94,7 @@ describe('system log end to end (headless Chromium, built worker, real D1)', () 
 
   it('clicking an IP filters the log to that IP only', async () => {
     await page.getByTestId('log-ip-cell').filter({ hasText: IP_B }).first().click()
-    await expect.poll(() => page.getByTestId('log-ip').inputValue()).toBe(IP_B)
+    await expect.poll(() => page.getByTestId('log-ip').inputValue(), { timeout: 10_000 }).toBe(IP_B)
     await expect.poll(async () => {
       const ips = await page.getByTestId('log-ip-cell').allTextContents()
       return ips.length > 0 && ips.every(t => t.trim() === IP_B) ? ips.length : -1
@@ -102,7 +102,7 @@ describe('system log end to end (headless Chromium, built worker, real D1)', () 
     // The filter is in the URL: a reload (or a shared link) shows the same filtered view.
     await page.waitForURL(url => url.searchParams.get('ip') === IP_B)
     await page.reload()
-    await expect.poll(() => page.getByTestId('log-ip').inputValue()).toBe(IP_B)
+    await expect.poll(() => page.getByTestId('log-ip').inputValue(), { timeout: 10_000 }).toBe(IP_B)
     await expect.poll(async () => {
       const ips = await page.getByTestId('log-ip-cell').allTextContents()
       return ips.length > 0 && ips.every(t => t.trim() === IP_B) ? ips.length : -1
@@ -142,13 +142,13 @@ describe('a user\'s Activity page', () => {
     await page.getByTestId('validation-chart').first().waitFor()
     await page.getByTestId('nav-main').getByRole('link', { name: 'Activity' }).click()
     await page.waitForURL(/\/activity$/)
-    await page.getByTestId('log-table').getByText('auth.login.succeeded').first().waitFor()
+    await page.getByTestId('log-table').getByText('Signed in').first().waitFor()
     const ips = await page.getByTestId('log-ip-cell').allTextContents()
     expect(ips.map(t => t.trim())).not.toContain(IP_A)
     expect(await page.getByTestId('log-export').count()).toBe(0)
     await page.getByTestId('validation-chart').getByText('No validation calls in this range').waitFor()
     // What the administrator did shows as "an administrator": no IP, browser, email or id of theirs.
-    const row = page.getByTestId('log-table').locator('tbody tr').filter({ hasText: 'license.suspended' })
+    const row = page.getByTestId('log-table').locator('tbody tr').filter({ hasText: 'License suspended' })
     await row.getByText('an administrator').waitFor()
     const text = await page.getByTestId('log-table').textContent()
     for (const leak of [ADMIN_IP, 'AdminBrowser', w.admin.email, w.admin.id]) expect(text).not.toContain(leak)

@@ -59,7 +59,7 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await shown.waitFor()
     secret = await shown.inputValue()
     expect(secret).toMatch(/^whsec_/)
-    await page.getByTestId('created-webhook').getByRole('button', { name: 'Copy to clipboard' }).click()
+    await page.getByTestId('created-webhook-copy').click()
     await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(secret)
     await page.getByTestId('open-created-webhook').click()
     await page.waitForURL(/\/webhooks\/whk_[0-9a-z]+$/)
@@ -136,7 +136,7 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await p.getByTestId('webhook-last-delivered').getByText('Never').waitFor()
 
     // Details and Replay of every row inside the viewport at 1440 px.
-    const replay = p.getByTestId('deliveries-table').locator('[data-testid^=replay-]').first()
+    const replay = p.getByTestId('deliveries-table').locator('[data-testid^=replay-]:visible').first()
     const box = (await replay.boundingBox())!
     expect(box.x + box.width).toBeLessThanOrEqual(1440)
     await p.getByTestId('nav-main').getByRole('link', { name: 'Webhooks' }).click()

@@ -22,10 +22,15 @@ export interface LoadResult {
   jsTransferredBytes: number
   /** The same JS gzip-compressed (what a CDN in front of the Worker sends; the local server may not compress). */
   jsGzipBytes: number
-  /** documentElement.scrollWidth − viewport width: > 0 means the page scrolls sideways. */
+  /**
+   * How far the page scrolls sideways: the document, or a scroll box as wide as the screen (the
+   * dashboard panel's body scrolls, not the document). 0 = nothing wider than the screen.
+   */
   overflowPx: number
   /** Elements that scroll sideways inside the page at this width (tables in a scroll box, code…). */
   innerScrollers: string[]
+  /** Icons drawn empty (a name missing from the bundled set: components/app/SyncIcon.ts). */
+  emptyIcons: number
   screenshot?: string
 }
 
@@ -91,7 +96,7 @@ export async function measureLoad(browser: Browser, opts: {
   const networkIdleMs = idleReached ? lastActivity - started : Number.NaN
   await Promise.all(pending)
   // A string, not a function: tsx/esbuild would wrap named helpers in `__name`, unknown in the page.
-  const layout = await page.evaluate(LAYOUT_PROBE) as { overflowPx: number, scrollers: string[], ttfb: number }
+  const layout = await page.evaluate(LAYOUT_PROBE) as { overflowPx: number, scrollers: string[], ttfb: number, emptyIcons: number }
   if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true })
   await context.close()
   return {
@@ -108,6 +113,7 @@ export async function measureLoad(browser: Browser, opts: {
     jsGzipBytes,
     overflowPx: layout.overflowPx,
     innerScrollers: layout.scrollers,
+    emptyIcons: layout.emptyIcons,
     screenshot: opts.screenshot,
   }
 }
@@ -120,12 +126,15 @@ const LAYOUT_PROBE = `(() => {
     return el.tagName.toLowerCase() + (id ? '#' + id : '') + (cls ? '.' + cls : '')
   }
   const scrollers = []
+  let pageWide = 0
   for (const el of Array.from(document.querySelectorAll('body *'))) {
     if (el.scrollWidth <= el.clientWidth + 1 || el.clientWidth === 0) continue
     const ox = getComputedStyle(el).overflowX
     if (ox !== 'auto' && ox !== 'scroll') continue
     scrollers.push(describe(el) + ' ' + el.scrollWidth + '>' + el.clientWidth)
+    if (el.clientWidth >= window.innerWidth - 40) pageWide = Math.max(pageWide, el.scrollWidth - el.clientWidth)
   }
   const nav = performance.getEntriesByType('navigation')[0]
-  return { overflowPx: Math.max(0, doc.scrollWidth - window.innerWidth), scrollers, ttfb: nav ? nav.responseStart - nav.requestStart : NaN }
+  const emptyIcons = Array.from(document.querySelectorAll('svg.iconify')).filter(s => !s.innerHTML.trim()).length
+  return { overflowPx: Math.max(0, doc.scrollWidth - window.innerWidth, pageWide), scrollers, ttfb: nav ? nav.responseStart - nav.requestStart : NaN, emptyIcons }
 })()`
