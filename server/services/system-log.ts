@@ -3,7 +3,7 @@ import { alias } from 'drizzle-orm/sqlite-core'
 import type { z } from 'zod'
 import type { DB } from '../../db/client'
 import { eventGroup, events, licenses, products, users } from '../../db/schema'
-import { MAX_CHART_RANGE_MS, SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
+import { MAX_CHART_RANGE_MS, MAX_HOURLY_RANGE_MS, SUCCESS_OUTCOMES, type listLogSchema, type LogFilter, type myValidationChartSchema, type validationChartSchema } from '../../shared/schemas/log'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
@@ -153,7 +153,9 @@ export async function validationChart(ctx: ServiceContext, scope: LogScope, inpu
   if (from.getTime() > to.getTime() || to.getTime() - from.getTime() > MAX_CHART_RANGE_MS) {
     throw new ServiceError('BAD_REQUEST', 'Pick a range of at most a year, "from" before "to"')
   }
-  const bucketMs = to.getTime() - from.getTime() <= 2 * DAY ? HOUR : DAY
+  const span = to.getTime() - from.getTime()
+  if (input.bucket === 'hour' && span > MAX_HOURLY_RANGE_MS) throw new ServiceError('BAD_REQUEST', 'Per hour is offered for ranges of up to 8 days')
+  const bucketMs = (input.bucket ?? (span <= 2 * DAY ? 'hour' : 'day')) === 'hour' ? HOUR : DAY
   const where = chartWhere(scope, input, from, to)
   // A literal, not a bound parameter: D1 binds numbers as REAL, and integer division is the point here.
   const size = sql.raw(String(bucketMs))

@@ -68,10 +68,16 @@ export const listMyLogSchema = z.object({ ...filterShape, ...paging }).omit({ us
 /** At most a year of chart at once. */
 export const MAX_CHART_RANGE_MS = 366 * 24 * 3_600_000
 
+/** Hourly buckets are offered up to this range (8 days: 192 bars); longer ranges are per day. */
+export const MAX_HOURLY_RANGE_MS = 8 * 24 * 3_600_000
+export const CHART_BUCKETS = ['hour', 'day'] as const
+
 const chartRange = {
   from: optional(z.coerce.date()),
   to: optional(z.coerce.date()),
   licenseId: optional(idSchema),
+  /** Per hour or per day; absent: per hour up to two days, else per day. Per hour only up to 8 days. */
+  bucket: optional(z.enum(CHART_BUCKETS)),
 }
 const rangeOk = (v: { from?: Date, to?: Date }) => !(v.from && v.to && (v.from.getTime() > v.to.getTime() || v.to.getTime() - v.from.getTime() > MAX_CHART_RANGE_MS))
 const rangeMessage = { message: 'Pick a range of at most a year, "from" before "to"', path: ['to'] }

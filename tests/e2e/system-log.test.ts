@@ -65,10 +65,24 @@ describe('system log end to end (headless Chromium, built worker, real D1)', () 
     await page.getByTestId('nav-admin').getByRole('link', { name: 'System log' }).click()
     await page.waitForURL(/\/admin\/log$/)
     await page.getByTestId('log-table').getByText('Key verified').first().waitFor()
-    // The chart (unovis, client-only) renders an svg inside its container.
-    await page.locator('[data-testid=validation-chart-plot] svg').first().waitFor()
-    expect(await page.locator('[data-testid=validation-chart-plot] svg rect, [data-testid=validation-chart-plot] svg path').count()).toBeGreaterThan(0)
-    await expect(page.getByTestId('validation-chart-totals').textContent()).resolves.toMatch(/5 succeeded · 1 failed/)
+    // The chart (HTML bars, client-only): a legend with the totals, per hour over the default 7 days.
+    const chart = page.getByTestId('validation-chart')
+    await chart.getByTestId('chart-bars').waitFor()
+    await expect(chart.getByTestId('legend-succeeded').textContent()).resolves.toBe('5')
+    await expect(chart.getByTestId('legend-failed').textContent()).resolves.toBe('1')
+    await expect(chart.getByTestId('validation-chart-totals').textContent()).resolves.toBe('per hour')
+    // Exact counts in a tooltip: the keyboard's End is the newest hour, where all six calls are.
+    await chart.getByTestId('chart-bars').focus()
+    await page.keyboard.press('End')
+    await expect(chart.getByTestId('chart-tooltip').textContent()).resolves.toMatch(/5 succeeded · 1 failed$/)
+    // The mouse over the same bar says the same.
+    const bars = (await chart.getByTestId('chart-bars').boundingBox())!
+    await page.mouse.move(bars.x + bars.width - 1, bars.y + bars.height / 2)
+    await expect(chart.getByTestId('chart-tooltip').textContent()).resolves.toMatch(/5 succeeded · 1 failed$/)
+    // Another range: 30 days per day, same totals.
+    await chart.getByTestId('chart-range-30d').click()
+    await chart.getByTestId('validation-chart-totals').getByText('per day').waitFor()
+    await expect(chart.getByTestId('legend-succeeded').textContent()).resolves.toBe('5')
   })
 
   it('"Load more" pages through older events', async () => {

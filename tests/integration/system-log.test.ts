@@ -222,6 +222,13 @@ describe('validation chart', () => {
     const hourly = await admin.trpc.log.validationChart.query({ from: new Date(Date.now() - 6 * 3_600_000), to: new Date() })
     expect(hourly.bucket).toBe('hour')
     expect(hourly.buckets.length).toBeGreaterThanOrEqual(6)
+    // A week per hour when asked (the chart's 7-day range); per hour over more than 8 days is refused.
+    const weekHourly = await admin.trpc.log.validationChart.query({ from: new Date(Date.now() - 7 * 86_400_000), to: new Date(), bucket: 'hour' })
+    expect(weekHourly.bucket).toBe('hour')
+    expect(weekHourly.buckets.length).toBeGreaterThanOrEqual(168)
+    expect(weekHourly.buckets.reduce((n, x) => n + x.succeeded + x.failed, 0)).toBe(weekHourly.total)
+    expect((await errorOf(admin.raw.query('log.validationChart', { from: new Date(Date.now() - 9 * 86_400_000), bucket: 'hour' }))).code).toBe('BAD_REQUEST')
+    expect((await errorOf(admin.raw.query('log.validationChart', { bucket: 'minute' }))).code).toBe('BAD_REQUEST')
     const mine = await a.caller.trpc.log.myValidationChart.query({})
     expect(mine.total).toBe(5)
     expect(mine.topIps.map(x => x.ip).sort()).toEqual([IP1, IP2])
