@@ -15,7 +15,7 @@ export const API_ERRORS = {
 export type ApiErrorCode = keyof typeof API_ERRORS
 
 export const MAX_BODY_BYTES = 8 * 1024
-export const ROUTES = ['verify', 'activate', 'deactivate'] as const
+export const ROUTES = ['verify', 'activate', 'deactivate', 'heartbeat'] as const
 export type Route = (typeof ROUTES)[number]
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -58,6 +58,7 @@ const FIELD_RULES: Record<Route, { required: StringField[], optional: StringFiel
   verify: { required: ['key'], optional: ['fingerprint'] },
   activate: { required: ['key', 'fingerprint'], optional: ['name'] },
   deactivate: { required: ['key', 'fingerprint'], optional: [] },
+  heartbeat: { required: ['key', 'fingerprint'], optional: [] },
 }
 /** Optional on every route: the caller's product, a nonce to echo, and `signed` for a signed token (docs/offline.md). */
 const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { emailSchema, idSchema, productRefSchema } from './common'
+import { EXPIRY_AND_TRIAL, policyFields } from './policies'
 
 export const DURATION_RE = /^(\d{1,4})(h|d|w|mo|y)$/
 export const durationSchema = z.string().trim().toLowerCase().regex(DURATION_RE, 'Use a duration like 12h, 14d, 2w, 6mo or 1y')
@@ -54,7 +55,10 @@ export const createLicenseSchema = z.object({
   /** Absent: the product's default metadata, else {}. */
   metadata: metadataSchema.optional(),
   ...customerFields,
+  /** License policies (docs/policies.md); absent: the product's default, else none. */
+  ...policyFields,
 }).refine(v => !(v.expiresAt && v.expiresIn), { message: 'Give an expiry date or a duration, not both', path: ['expiresIn'] })
+  .refine(v => !(v.expiresAfterActivation && (v.expiresAt || v.expiresIn)), { message: EXPIRY_AND_TRIAL, path: ['expiresAfterActivation'] })
 export type CreateLicenseInput = z.input<typeof createLicenseSchema>
 
 export const updateLicenseSchema = z.object({
@@ -67,6 +71,8 @@ export const updateLicenseSchema = z.object({
   renewalPeriod: durationSchema.nullable().optional(),
   expiresAt: z.coerce.date().nullable().optional(),
   ...customerFields,
+  /** License policies: a value, null to remove, absent to keep. */
+  ...policyFields,
 })
 
 export const renewLicenseSchema = z.object({

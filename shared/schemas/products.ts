@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { idSchema, PRODUCT_SLUG_RE } from './common'
 import { durationSchema, maxDevicesSchema, metadataJsonSchema, metadataSchema } from './licenses'
+import { EXPIRY_AND_TRIAL, GRACE_ON_PERPETUAL, policyFields, type ActivationLimit } from './policies'
 
 export { isProductId, PRODUCT_SLUG_RE, productRefSchema } from './common'
 export const productNameSchema = z.string().trim().min(1, 'Give the product a name').max(100, 'At most 100 characters')
@@ -21,12 +22,20 @@ export const productDefaultsSchema = z.strictObject({
   renewalPeriod: durationSchema.nullable().optional(),
   maxDevices: maxDevicesSchema.optional(),
   metadata: metadataSchema.nullable().optional(),
-}).transform(d => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined)) as {
-  expiresIn?: string
-  renewalPeriod?: string
-  maxDevices?: number
-  metadata?: Record<string, unknown>
-})
+  // License policies (docs/policies.md).
+  ...policyFields,
+}).refine(d => !(d.expiresIn && d.expiresAfterActivation), { message: EXPIRY_AND_TRIAL, path: ['expiresAfterActivation'] })
+  .refine(d => !d.grace || !!d.expiresIn || !!d.expiresAfterActivation, { message: GRACE_ON_PERPETUAL, path: ['grace'] })
+  .transform(d => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined)) as {
+    expiresIn?: string
+    renewalPeriod?: string
+    maxDevices?: number
+    metadata?: Record<string, unknown>
+    grace?: string
+    expiresAfterActivation?: string
+    maxActivationsPerPeriod?: ActivationLimit
+    leaseDuration?: string
+  })
 export type ProductDefaults = z.output<typeof productDefaultsSchema>
 
 export const createProductSchema = z.object({

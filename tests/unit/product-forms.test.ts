@@ -14,7 +14,14 @@ describe('product schemas and forms', () => {
 
   it('defaults: unknown members refused, null and absent mean no default', () => {
     expect(productDefaultsSchema.parse({ expiresIn: '1Y', renewalPeriod: null, maxDevices: 3, metadata: null })).toEqual({ expiresIn: '1y', maxDevices: 3 })
+    expect(productDefaultsSchema.safeParse({ seats: 3 }).success).toBe(false)
+    // Policies (docs/policies.md): a grace needs an expiry to follow; an expiry and a trial clock exclude each other.
+    expect(productDefaultsSchema.parse({ expiresIn: '1y', grace: '7D', leaseDuration: '15min', maxActivationsPerPeriod: { count: 3, period: '30d' } }))
+      .toEqual({ expiresIn: '1y', grace: '7d', leaseDuration: '15min', maxActivationsPerPeriod: { count: 3, period: '30d' } })
     expect(productDefaultsSchema.safeParse({ grace: '7d' }).success).toBe(false)
+    expect(productDefaultsSchema.safeParse({ expiresAfterActivation: '14d', grace: '3d' }).success).toBe(true)
+    expect(productDefaultsSchema.safeParse({ expiresIn: '30d', expiresAfterActivation: '14d' }).success).toBe(false)
+    expect(productDefaultsSchema.safeParse({ leaseDuration: '30s' }).success).toBe(false)
     expect(productDefaultsSchema.safeParse({ maxDevices: 0 }).success).toBe(false)
   })
 
