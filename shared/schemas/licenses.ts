@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { emailSchema, idSchema, productRefSchema } from './common'
-import { EXPIRY_AND_TRIAL, policyFields } from './policies'
+import { checkPolicyForm, EXPIRY_AND_TRIAL, GRACE_ON_PERPETUAL, policyFields, policyFormFields } from './policies'
 
 export const DURATION_RE = /^(\d{1,4})(h|d|w|mo|y)$/
 export const durationSchema = z.string().trim().toLowerCase().regex(DURATION_RE, 'Use a duration like 12h, 14d, 2w, 6mo or 1y')
@@ -59,6 +59,8 @@ export const createLicenseSchema = z.object({
   ...policyFields,
 }).refine(v => !(v.expiresAt && v.expiresIn), { message: 'Give an expiry date or a duration, not both', path: ['expiresIn'] })
   .refine(v => !(v.expiresAfterActivation && (v.expiresAt || v.expiresIn)), { message: EXPIRY_AND_TRIAL, path: ['expiresAfterActivation'] })
+  // Without a product nothing else can give it an expiry (with one, the service checks its defaults too).
+  .refine(v => !(v.grace && !v.product && !v.expiresAt && !v.expiresIn && !v.expiresAfterActivation), { message: GRACE_ON_PERPETUAL, path: ['grace'] })
 export type CreateLicenseInput = z.input<typeof createLicenseSchema>
 
 export const updateLicenseSchema = z.object({
@@ -152,7 +154,9 @@ export const createLicenseFormSchema = z.object({
   customerEmail: optionalText(customerEmailSchema),
   customerName: optionalText(customerNameSchema),
   externalId: optionalText(externalIdSchema),
+  ...policyFormFields,
 }).superRefine((v, ctx) => {
+  checkPolicyForm(v, v.expiry !== 'never', (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }))
   if (v.expiry === 'date' && !dayInputSchema.safeParse(v.expiresOn ?? '').success) {
     ctx.addIssue({ code: 'custom', path: ['expiresOn'], message: 'Pick a date' })
   }
@@ -174,6 +178,7 @@ export type CreateLicenseFormInput = z.input<typeof createLicenseFormSchema>
 /** The edit form on the detail page: empty customer fields clear them; product undefined = none. */
 export const editLicenseFormSchema = updateLicenseSchema.extend({
   product: idSchema.optional(),
+  ...policyFormFields,
   customerEmail: optionalText(customerEmailSchema),
   customerName: optionalText(customerNameSchema),
   externalId: optionalText(externalIdSchema),

@@ -91,3 +91,38 @@ export function leaseInWords(text: string): string {
   const unit = m[2] as keyof typeof LEASE_WORDS
   return `${n} ${LEASE_WORDS[unit]}${n === 1 || unit === 'min' ? '' : 's'}`
 }
+
+// Forms (components/licenses/PolicyFields.vue): each policy as text, empty = none.
+
+const optionalPolicyText = <T extends z.ZodType<unknown, string>>(schema: T) => z.string().optional()
+  .transform(v => (v?.trim() ? v : undefined))
+  .pipe(schema.optional())
+
+export const policyFormFields = {
+  grace: optionalPolicyText(graceSchema),
+  expiresAfterActivation: optionalPolicyText(expiresAfterActivationSchema),
+  maxActivationsPerPeriod: optionalPolicyText(activationLimitTextSchema),
+  leaseDuration: optionalPolicyText(leaseDurationSchema),
+}
+export interface PolicyFormState { grace?: string, expiresAfterActivation?: string, maxActivationsPerPeriod?: string, leaseDuration?: string }
+
+/** A form's policy answers as fields: empty ones null (none). */
+export function policiesFromForm(f: { grace?: string, expiresAfterActivation?: string, maxActivationsPerPeriod?: ActivationLimit, leaseDuration?: string }): Policies {
+  return { grace: f.grace ?? null, expiresAfterActivation: f.expiresAfterActivation ?? null, maxActivationsPerPeriod: f.maxActivationsPerPeriod ?? null, leaseDuration: f.leaseDuration ?? null }
+}
+
+/** Policies as a form's text fields. */
+export function formFromPolicies(p: Partial<Policies>): Required<PolicyFormState> {
+  return {
+    grace: p.grace ?? '',
+    expiresAfterActivation: p.expiresAfterActivation ?? '',
+    maxActivationsPerPeriod: p.maxActivationsPerPeriod ? `${p.maxActivationsPerPeriod.count}/${p.maxActivationsPerPeriod.period}` : '',
+    leaseDuration: p.leaseDuration ?? '',
+  }
+}
+
+/** The cross-field rules of the forms: a trial clock needs no fixed expiry; a grace needs some expiry. */
+export function checkPolicyForm(v: { grace?: string, expiresAfterActivation?: string }, hasFixedExpiry: boolean, addIssue: (path: string, message: string) => void) {
+  if (v.expiresAfterActivation?.trim() && hasFixedExpiry) addIssue('expiresAfterActivation', `${EXPIRY_AND_TRIAL} (set Expires to perpetual)`)
+  if (v.grace?.trim() && !hasFixedExpiry && !v.expiresAfterActivation?.trim()) addIssue('grace', GRACE_ON_PERPETUAL)
+}

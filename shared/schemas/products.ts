@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { idSchema, PRODUCT_SLUG_RE } from './common'
 import { durationSchema, maxDevicesSchema, metadataJsonSchema, metadataSchema } from './licenses'
-import { EXPIRY_AND_TRIAL, GRACE_ON_PERPETUAL, policyFields, type ActivationLimit } from './policies'
+import { checkPolicyForm, EXPIRY_AND_TRIAL, formFromPolicies, GRACE_ON_PERPETUAL, policiesFromForm, policyFields, policyFormFields, type ActivationLimit } from './policies'
 
 export { isProductId, PRODUCT_SLUG_RE, productRefSchema } from './common'
 export const productNameSchema = z.string().trim().min(1, 'Give the product a name').max(100, 'At most 100 characters')
@@ -86,7 +86,9 @@ export const productFormSchema = z.object({
   unlimitedDevices: z.boolean(),
   maxDevices: z.number().nullable().optional(),
   metadata: metadataJsonSchema,
+  ...policyFormFields,
 }).superRefine((v, ctx) => {
+  checkPolicyForm(v, v.expiry !== 'none', (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }))
   for (const [preset, field] of [[v.expiry, 'expiresIn'], [v.renewal, 'renewalPeriod']] as const) {
     if (preset !== 'custom') continue
     const r = durationSchema.safeParse(v[field] ?? '')
@@ -108,6 +110,7 @@ export function defaultsFromForm(f: ProductFormOutput): z.input<typeof productDe
     renewalPeriod: duration(f.renewal, f.renewalPeriod),
     maxDevices: f.unlimitedDevices ? undefined : f.maxDevices ?? undefined,
     metadata: Object.keys(f.metadata).length ? f.metadata : undefined,
+    ...policiesFromForm(f),
   }
 }
 
@@ -125,5 +128,6 @@ export function formFromDefaults(d: ProductDefaults): Omit<ProductFormInput, 'na
     unlimitedDevices: d.maxDevices === undefined,
     maxDevices: d.maxDevices ?? 1,
     metadata: d.metadata ? JSON.stringify(d.metadata, null, 2) : '',
+    ...formFromPolicies(d),
   }
 }
