@@ -96,7 +96,7 @@ export const devices = sqliteTable('devices', {
 /**
  * Every ACTIVATED answer (a new device, or a lapsed lease taken again), kept after the device is
  * deactivated: the activation churn limit counts these in its trailing period. Pruned by the
- * maintenance cron after ACTIVATION_HISTORY_DAYS (longer than the longest allowed period).
+ * maintenance cron after ACTIVATION_HISTORY_DAYS (server/services/limit-events.ts; longer than the longest period).
  */
 export const activations = sqliteTable('activations', {
   id: id(),

@@ -1,5 +1,5 @@
 import { and, eq, exists, isNull, lte, or, sql } from 'drizzle-orm'
-import { licenses } from '../../db/schema'
+import { activations, licenses } from '../../db/schema'
 import type { AppEnv } from '../env'
 import { nowOf, type ServiceContext } from './context'
 import { recordEventWhere } from './events'
@@ -49,4 +49,16 @@ export async function recordAnomaly(ctx: ServiceContext, a: { licenseId: string,
   const now = nowOf(ctx)
   const anomaly = { distinctIps: a.distinctIps, windowHours: ANOMALY_WINDOW_MS / HOUR, threshold: anomalyDistinctIps(ctx.env) }
   await announceOnce(ctx, { id: a.licenseId, ownerId: a.ownerId }, 'license.anomaly', licenses.anomalyAt, ANOMALY_EVENT_INTERVAL_MS, { anomalyAt: now, anomalyIps: a.distinctIps }, anomaly, { anomaly })
+}
+
+/** The churn limit's longest period is 1 year: activation records older than this are never counted. */
+export const ACTIVATION_HISTORY_DAYS = 400
+
+/** Drop activation records no churn limit can count any more (the maintenance cron); bounded per run. */
+export async function pruneActivations(ctx: ServiceContext, batchSize = 1000) {
+  const before = new Date(nowOf(ctx).getTime() - ACTIVATION_HISTORY_DAYS * DAY)
+  const gone = await ctx.db.delete(activations)
+    .where(sql`${activations.id} in (select id from activations where created_at < ${before.getTime()} limit ${batchSize})`)
+    .returning({ id: activations.id })
+  return gone.length
 }

@@ -4,6 +4,7 @@ import { pruneAuthAttempts } from '../services/auth-attempts'
 import { offRequestContext } from '../services/context'
 import { pruneExpiredSessions } from '../services/sessions'
 import { pruneEvents, retentionDays } from '../services/system-log'
+import { pruneActivations } from '../services/limit-events'
 import { pruneDeliveries } from '../services/webhook-delivery'
 
 /** Cron task (wrangler.toml [triggers]): housekeeping that never sits on a request path. */
@@ -25,7 +26,9 @@ export default defineTask({
     const events = await pruneEvents(ctx, { days: retentionDays(env), batchSize: 1000, maxStatements: 20 })
     // Finished webhook deliveries follow the same retention as the system log.
     const deliveries = await pruneDeliveries(ctx, { days: retentionDays(env) })
+    // Activation records past the longest churn-limit period (docs/policies.md).
+    const activations = await pruneActivations(ctx)
     await settle()
-    return { result: `pruned ${pruned} sessions, ${attempts} sign-in attempts, ${events.deleted} events, ${deliveries} webhook deliveries` }
+    return { result: `pruned ${pruned} sessions, ${attempts} sign-in attempts, ${events.deleted} events, ${deliveries} webhook deliveries, ${activations} activation records` }
   },
 })
