@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { activations, devices, events, licenses } from '../../db/schema'
 import { createWebhookSchema } from '../../shared/schemas/webhooks'
 import { createWebhook } from '../../server/services/webhooks'
+import { Caller, errorOf } from '../support/client'
 import { api, seedLicense, seedOwner, setLicense } from '../support/licenses'
 import { verifyWith, WebhookReceiver } from '../support/webhook-receiver'
 import { startWorker, type TestWorker } from '../support/worker'
@@ -274,5 +275,68 @@ describe('limit events', () => {
     const got = await receiver.waitFor(r => r.some(x => x.json?.type === 'license.grace_started' && x.json.data.license.id === inGrace.license.id))
     const hook = got.find(x => x.json?.type === 'license.grace_started' && x.json.data.license.id === inGrace.license.id)!
     expect(hook.json.data.license.graceEndsAt).toBe(iso(now - HOUR + 7 * DAY))
+  })
+})
+
+describe('the web app door (tRPC): policy fields, product defaults, bad input', () => {
+  let seller: Caller
+  beforeAll(async () => {
+    seller = new Caller(w.url)
+    await seller.login(owner.email, owner.password)
+  })
+
+  it('a product\'s policy defaults fill a new license; the license can change and remove them', async () => {
+    const product = await seller.trpc.products.create.mutate({ name: 'Lab', slug: 'lab-seats', defaults: { expiresIn: '1y', grace: '7d', leaseDuration: '15min', maxActivationsPerPeriod: { count: 3, period: '1mo' } } })
+    const { license: l } = await seller.trpc.licenses.create.mutate({ product: product.id })
+    expect(l).toMatchObject({ grace: '7d', leaseDuration: '15min', maxActivationsPerPeriod: { count: 3, period: '1mo' }, expiresAfterActivation: null })
+    expect(l.graceEndsAt!.getTime() - l.expiresAt!.getTime()).toBe(7 * DAY)
+    // An explicit trial clock on create means the product's fixed expiry does not apply.
+    const { license: trial } = await seller.trpc.licenses.create.mutate({ product: product.id, expiresAfterActivation: '14d' })
+    expect(trial).toMatchObject({ expiresAt: null, expiresAfterActivation: '14d', trialPending: true, grace: '7d' })
+    const changed = await seller.trpc.licenses.update.mutate({ id: l.id, leaseDuration: null, grace: '3d', maxActivationsPerPeriod: null })
+    expect(changed).toMatchObject({ leaseDuration: null, grace: '3d', maxActivationsPerPeriod: null })
+    expect(changed.graceEndsAt!.getTime() - changed.expiresAt!.getTime()).toBe(3 * DAY)
+    const renewed = await seller.trpc.licenses.renew.mutate({ id: l.id, expiresIn: '30d' })
+    expect(renewed.graceEndsAt!.getTime() - renewed.expiresAt!.getTime()).toBe(3 * DAY)
+    const { ctx } = w.context()
+    const [ev] = await ctx.db.select().from(events).where(and(eq(events.subjectId, l.id), eq(events.type, 'license.updated')))
+    expect((ev!.detail as { changed: string[] }).changed.sort()).toEqual(['grace', 'leaseDuration', 'maxActivationsPerPeriod'])
+  })
+
+  it('zero, negative, huge, malformed and too-short values, and grace on a perpetual license: BAD_REQUEST naming the field, nothing changed', async () => {
+    const { license: l } = await seller.trpc.licenses.create.mutate({ expiresIn: '30d' })
+    const bad: [string, Record<string, unknown>, string][] = [
+      ['zero grace', { grace: '0d', expiresIn: '1y' }, 'grace'],
+      ['negative grace', { grace: '-7d', expiresIn: '1y' }, 'grace'],
+      ['huge grace', { grace: '9999y', expiresIn: '1y' }, 'grace'],
+      ['malformed grace', { grace: 'a week', expiresIn: '1y' }, 'grace'],
+      ['grace on perpetual', { grace: '7d' }, 'grace'],
+      ['lease under a minute', { leaseDuration: '59s' }, 'leaseDuration'],
+      ['lease zero', { leaseDuration: '0min' }, 'leaseDuration'],
+      ['lease huge', { leaseDuration: '9999999w' }, 'leaseDuration'],
+      ['lease as a number', { leaseDuration: 900 }, 'leaseDuration'],
+      ['churn count zero', { maxActivationsPerPeriod: { count: 0, period: '30d' } }, 'maxActivationsPerPeriod'],
+      ['churn count negative', { maxActivationsPerPeriod: { count: -3, period: '30d' } }, 'maxActivationsPerPeriod'],
+      ['churn count huge', { maxActivationsPerPeriod: { count: 1e12, period: '30d' } }, 'maxActivationsPerPeriod'],
+      ['churn without period', { maxActivationsPerPeriod: { count: 3 } }, 'maxActivationsPerPeriod'],
+      ['churn period huge', { maxActivationsPerPeriod: { count: 3, period: '5y' } }, 'maxActivationsPerPeriod'],
+      ['trial and expiry', { expiresAfterActivation: '14d', expiresIn: '30d' }, 'expiresAfterActivation'],
+      ['trial zero', { expiresAfterActivation: '0h' }, 'expiresAfterActivation'],
+    ]
+    const { items: before } = await seller.trpc.licenses.list.query({})
+    for (const [what, input, field] of bad) {
+      const e = await errorOf(seller.raw.mutation('licenses.create', input))
+      expect(e.code, what).toBe('BAD_REQUEST')
+      expect(Object.keys(e.fieldErrors ?? {}).join(), what).toContain(field)
+    }
+    expect((await seller.trpc.licenses.list.query({})).items).toHaveLength(before.length)
+    // Updates alike: removing the expiry of a license with grace, or adding grace to a perpetual one.
+    await seller.trpc.licenses.update.mutate({ id: l.id, grace: '7d' })
+    expect((await errorOf(seller.trpc.licenses.update.mutate({ id: l.id, expiresAt: null }))).fieldErrors).toHaveProperty('expiresAt')
+    const { license: perpetual } = await seller.trpc.licenses.create.mutate({})
+    expect((await errorOf(seller.trpc.licenses.update.mutate({ id: perpetual.id, grace: '1d' }))).fieldErrors).toHaveProperty('grace')
+    expect((await errorOf(seller.raw.mutation('licenses.update', { id: l.id, leaseDuration: '10s' }))).fieldErrors).toHaveProperty('leaseDuration')
+    expect(await row(l.id)).toMatchObject({ grace: '7d', leaseDuration: null, expiresAt: l.expiresAt })
+    expect((await row(perpetual.id)).grace).toBeNull()
   })
 })
