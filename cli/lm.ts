@@ -27,18 +27,21 @@ Commands:
   user add --email E [--name N] [--role admin|user] [--password P] [--verify-limit N] [--json]
   user list [--json]
   product create --owner EMAIL --name N --slug S [--expires-in D] [--renewal D] [--max-devices N]
-                 [--metadata JSON] [--json]      the options are defaults for the product's licenses
+                 [--metadata JSON] [POLICIES] [--json]   the options are defaults for the product's licenses
   product list [--owner EMAIL] [--json]
   product delete ID [--json]                      refused while licenses use it
   license create --owner EMAIL [--product ID|SLUG] [--label L] [--expires-in D | --expires-at ISO]
                  [--renewal D] [--max-devices N] [--metadata JSON]
-                 [--customer-email E] [--customer-name N] [--external-id X] [--json]
+                 [--customer-email E] [--customer-name N] [--external-id X] [POLICIES] [--json]
                  with --product, unset options take the product's defaults
   license list [--owner EMAIL] [--product ID|SLUG] [--customer-email E] [--external-id X]
                [--search TEXT] [--json]
   license show KEY [--json]
   license suspend KEY | license reinstate KEY | license delete KEY   [--json]
   license renew KEY [--expires-in D | --expires-at ISO] [--json]
+  license update KEY POLICIES [--json]   change policies; a value of none removes one
+  POLICIES (docs/policies.md): [--grace D] [--expires-after-activation D] [--max-activations COUNT/PERIOD]
+           [--lease D]   (a lease: 1min to 30d, e.g. 15min, 1h)
   keys rotate [--json]   re-key every license after a key-secret rotation (docs/keys.md)
   keys rotate-signing [--out FILE | --local] [--finish] [--json]
                         a new signing key for signed answers and the rotation steps (docs/offline.md)

@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { durationSchema } from '../shared/schemas/licenses'
+import { activationLimitTextSchema } from '../shared/schemas/policies'
 import type { ServiceContext } from '../server/services/context'
 import { ServiceError } from '../server/services/errors'
 import { findUserByEmail } from '../server/services/users'
@@ -77,3 +78,35 @@ export async function ownerByEmail(ctx: ServiceContext, email: string) {
   return owner
 }
 
+
+/** The policy options of `license create`, `license update` and `product create` (docs/policies.md). */
+export const POLICY_FLAGS = { 'grace': 'string', 'expires-after-activation': 'string', 'max-activations': 'string', 'lease': 'string' } as const
+/** Schema field → the option that sets it (for error messages). */
+export const POLICY_OPTIONS = {
+  grace: '--grace', expiresAfterActivation: '--expires-after-activation', maxActivationsPerPeriod: '--max-activations',
+  'maxActivationsPerPeriod.count': '--max-activations', 'maxActivationsPerPeriod.period': '--max-activations', leaseDuration: '--lease',
+}
+
+/**
+ * The policy options as schema input: strings as typed (the shared schemas check them), and
+ * --max-activations COUNT/PERIOD as { count, period }. With `allowNone` (updates), `none` removes one.
+ */
+export function policyOptions(flags: Parsed['flags'], allowNone = false) {
+  const value = (name: string) => {
+    const v = str(flags, name)
+    return allowNone && v?.trim().toLowerCase() === 'none' ? null : v
+  }
+  const limit = value('max-activations')
+  let maxActivationsPerPeriod: unknown = limit
+  if (typeof limit === 'string') {
+    const parsed = activationLimitTextSchema.safeParse(limit)
+    if (!parsed.success) throw new UsageError(`--max-activations: ${parsed.error.issues[0]!.message}`)
+    maxActivationsPerPeriod = parsed.data
+  }
+  return {
+    grace: value('grace'),
+    expiresAfterActivation: value('expires-after-activation'),
+    maxActivationsPerPeriod: maxActivationsPerPeriod as { count: number, period: string } | null | undefined,
+    leaseDuration: value('lease'),
+  }
+}

@@ -56,6 +56,10 @@ export interface AppEnv {
   WEBHOOK_RETRY_SCHEDULE?: string
   /** Per-attempt request timeout in seconds (default 10). */
   WEBHOOK_TIMEOUT_SECONDS?: string
+  /** license.anomaly: one key verified from more than this many distinct IPs (IPv6 per /64) within 24 h (default 20). */
+  ANOMALY_DISTINCT_IPS?: string
+  /** Test-only: "1" lets the public API take its clock from an X-LM-Test-Now header (docs/policies.md). Never set in production. */
+  LM_TEST_CLOCK?: string
   /** license.expiring goes out this many days before expiry (default 7). */
   EXPIRY_NOTICE_DAYS?: string
 }

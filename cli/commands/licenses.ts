@@ -1,19 +1,21 @@
 import type { z } from 'zod'
-import { createLicenseSchema, listLicensesSchema, renewLicenseSchema } from '../../shared/schemas/licenses'
+import { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
+import { leaseInWords } from '../../shared/schemas/policies'
 import { namedOwner, ownerForCreate } from '../../server/services/authz'
 import type { ServiceContext } from '../../server/services/context'
 import {
-  createLicense, deleteLicense, findLicenseByKey, listLicenses, reinstateLicense, renewLicense, suspendLicense,
+  createLicense, deleteLicense, findLicenseByKey, listLicenses, reinstateLicense, renewLicense, suspendLicense, updateLicense,
   type LicenseScope, type LicenseView,
 } from '../../server/services/licenses'
 import { str, UsageError } from '../args'
 import { principalOf, scopeOfCommand, table, when, type Command } from '../command'
-import { duration, expiry, jsonObject, ownerByEmail, validator, wholeNumber } from '../options'
+import { duration, expiry, jsonObject, ownerByEmail, POLICY_FLAGS, POLICY_OPTIONS, policyOptions, validator, wholeNumber } from '../options'
 
 /** Schema fields → the options that set them, so errors name what the user typed. */
 const validate = validator({
   label: '--label', expiresAt: '--expires-at', expiresIn: '--expires-in', renewalPeriod: '--renewal', maxDevices: '--max-devices', metadata: '--metadata',
   product: '--product', customerEmail: '--customer-email', customerName: '--customer-name', externalId: '--external-id',
+  ...POLICY_OPTIONS,
 })
 
 /** Keys are hashed and encrypted with these: without them nothing could be found (e.g. --remote without --secrets-file). */
@@ -33,8 +35,19 @@ async function byKey(ctx: ServiceContext, key: string) {
 
 const devices = (l: LicenseView) => `${l.devicesUsed}/${l.maxDevices ?? '∞'}`
 
+/** The license's policies in a few words ("grace 7d · trial 14d from first activation · …"), or "none". */
+function policies(l: LicenseView): string {
+  const parts = [
+    l.grace && `grace ${l.grace}${l.inGrace ? ` (in grace until ${when(l.graceEndsAt)})` : ''}`,
+    l.expiresAfterActivation && (l.trialPending ? `trial ${l.expiresAfterActivation}, starts on first activation` : `trial ${l.expiresAfterActivation}`),
+    l.maxActivationsPerPeriod && `at most ${l.maxActivationsPerPeriod.count} activations per ${l.maxActivationsPerPeriod.period}`,
+    l.leaseDuration && `floating, ${leaseInWords(l.leaseDuration)} lease`,
+  ].filter(Boolean)
+  return parts.length ? parts.join(' · ') : 'none'
+}
+
 function summary(l: LicenseView): string {
-  return `${l.maskedKey} (${l.id}) · ${l.displayStatus} · expires ${when(l.expiresAt)} · devices ${devices(l)}`
+  return `${l.maskedKey} (${l.id}) · ${l.displayStatus} · expires ${when(l.expiresAt)} · devices ${devices(l)}${l.inGrace ? ` · in grace until ${when(l.graceEndsAt)}` : ''}`
 }
 
 function details(l: Awaited<ReturnType<typeof findLicenseByKey>>): string {
@@ -48,14 +61,17 @@ function details(l: Awaited<ReturnType<typeof findLicenseByKey>>): string {
     ['Expires', when(l.expiresAt)],
     ['Renewal', l.renewalPeriod ?? 'none'],
     ['Devices', devices(l)],
+    ['Policies', policies(l)],
+    ...(l.deviceLimitReachedAt ? [['Device limit reached', when(l.deviceLimitReachedAt)]] : []),
+    ...(l.anomaly ? [['Anomaly', `${l.anomaly.distinctIps} distinct IPs in 24 h (${when(l.anomaly.at)})`]] : []),
     ['Metadata', JSON.stringify(l.metadata)],
     ['Customer', [l.customerName, l.customerEmail].filter(Boolean).join(' · ') || '—'],
     ['External id', l.externalId ?? '—'],
     ['Created', when(l.createdAt)],
   ])
   if (l.devices.length === 0) return lines
-  const rows = l.devices.map(d => [d.fingerprint, d.name ?? '', d.ip ?? '', when(d.lastSeenAt)])
-  return `${lines}\n\n${table([['FINGERPRINT', 'NAME', 'IP', 'LAST SEEN'], ...rows]).replace(/^/gm, '  ')}`
+  const rows = l.devices.map(d => [d.fingerprint, d.name ?? '', d.ip ?? '', when(d.lastSeenAt), d.leaseExpiresAt ? `${d.holdsSeat ? 'until' : 'lapsed'} ${when(d.leaseExpiresAt)}` : '—'])
+  return `${lines}\n\n${table([['FINGERPRINT', 'NAME', 'IP', 'LAST SEEN', 'LEASE'], ...rows]).replace(/^/gm, '  ')}`
 }
 
 // The commands.
@@ -65,7 +81,7 @@ const CUSTOMER_FLAGS = { 'customer-email': 'string', 'customer-name': 'string', 
 const create: Command = {
   flags: {
     'owner': 'string', 'product': 'string', 'label': 'string', 'expires-in': 'string', 'expires-at': 'string', 'renewal': 'string',
-    'max-devices': 'string', 'metadata': 'string', ...CUSTOMER_FLAGS,
+    'max-devices': 'string', 'metadata': 'string', ...CUSTOMER_FLAGS, ...POLICY_FLAGS,
   },
   prepare({ flags }) {
     const email = str(flags, 'owner')
@@ -81,6 +97,7 @@ const create: Command = {
       customerEmail: str(flags, 'customer-email'),
       customerName: str(flags, 'customer-name'),
       externalId: str(flags, 'external-id'),
+      ...policyOptions(flags),
     })
     return async (ctx) => {
       needKeySecrets(ctx)
@@ -161,6 +178,22 @@ const renew: Command = {
   },
 }
 
+/** Change a license's policies (`none` removes one); other fields stay as they are. */
+const update: Command = {
+  flags: { ...POLICY_FLAGS },
+  positionals: ['KEY'],
+  prepare({ flags, positionals: [key] }) {
+    const changes = Object.fromEntries(Object.entries(policyOptions(flags, true)).filter(([, v]) => v !== undefined))
+    if (Object.keys(changes).length === 0) throw new UsageError('license update needs at least one of --grace, --expires-after-activation, --max-activations, --lease')
+    const input = validate(updateLicenseSchema, { id: 'lic_0', ...changes })
+    return async (ctx) => {
+      const found = await byKey(ctx, key!)
+      const view = { ...await updateLicense(ctx, scopeOfCommand(ctx), { ...input, id: found.id }), ownerEmail: found.ownerEmail }
+      return { output: view, human: `Updated ${summary(view)}\nPolicies: ${policies(view)}` }
+    }
+  },
+}
+
 const remove: Command = {
   flags: {},
   positionals: ['KEY'],
@@ -178,5 +211,6 @@ export const licenseCommands: Record<string, Command> = {
   'license suspend': lifecycle('Suspended', suspendLicense),
   'license reinstate': lifecycle('Reinstated', reinstateLicense),
   'license renew': renew,
+  'license update': update,
   'license delete': remove,
 }

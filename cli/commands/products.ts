@@ -4,11 +4,12 @@ import { namedOwner, ownerForCreate } from '../../server/services/authz'
 import { createProduct, deleteProduct, listProducts, type ProductView } from '../../server/services/products'
 import { str, UsageError } from '../args'
 import { principalOf, scopeOfCommand, table, when, type Command } from '../command'
-import { duration, jsonObject, ownerByEmail, validator, wholeNumber } from '../options'
+import { duration, jsonObject, ownerByEmail, POLICY_FLAGS, POLICY_OPTIONS, policyOptions, validator, wholeNumber } from '../options'
 
 const validate = validator({
   'name': '--name', 'slug': '--slug', 'ownerId': '--owner',
   'defaults.expiresIn': '--expires-in', 'defaults.renewalPeriod': '--renewal', 'defaults.maxDevices': '--max-devices', 'defaults.metadata': '--metadata',
+  ...Object.fromEntries(Object.entries(POLICY_OPTIONS).map(([k, v]) => [`defaults.${k}`, v])),
 })
 
 /** Defaults as people read them: "1y · renews 1y · 3 devices · metadata". */
@@ -18,6 +19,10 @@ export function defaultsSummary(d: ProductDefaults): string {
     d.renewalPeriod ? `renews ${d.renewalPeriod}` : null,
     d.maxDevices ? `${d.maxDevices} device${d.maxDevices === 1 ? '' : 's'}` : null,
     d.metadata && Object.keys(d.metadata).length ? `metadata ${JSON.stringify(d.metadata)}` : null,
+    d.grace ? `grace ${d.grace}` : null,
+    d.expiresAfterActivation ? `trial ${d.expiresAfterActivation} from first activation` : null,
+    d.maxActivationsPerPeriod ? `≤ ${d.maxActivationsPerPeriod.count} activations/${d.maxActivationsPerPeriod.period}` : null,
+    d.leaseDuration ? `floating, ${d.leaseDuration} lease` : null,
   ].filter(Boolean)
   return parts.length ? parts.join(' · ') : 'no defaults'
 }
@@ -26,7 +31,7 @@ const summary = (p: ProductView) => `${p.name} (${p.slug}, ${p.id}) · ${default
 
 export const productCommands: Record<string, Command> = {
   'product create': {
-    flags: { 'owner': 'string', 'name': 'string', 'slug': 'string', 'expires-in': 'string', 'renewal': 'string', 'max-devices': 'string', 'metadata': 'string' },
+    flags: { 'owner': 'string', 'name': 'string', 'slug': 'string', 'expires-in': 'string', 'renewal': 'string', 'max-devices': 'string', 'metadata': 'string', ...POLICY_FLAGS },
     prepare({ flags }) {
       const email = str(flags, 'owner')
       if (!email) throw new UsageError('product create needs --owner EMAIL')
@@ -40,6 +45,7 @@ export const productCommands: Record<string, Command> = {
           renewalPeriod: duration(flags, 'renewal'),
           maxDevices: wholeNumber(flags, 'max-devices'),
           metadata: jsonObject(flags, 'metadata'),
+          ...policyOptions(flags),
         },
       })
       return async (ctx) => {

@@ -43,6 +43,23 @@ export const licenses = sqliteTable('licenses', {
   customerEmail: text('customer_email'),
   customerName: text('customer_name'),
   externalId: text('external_id'),
+  // License policies (docs/policies.md), all enforced at request time by the public API's one lookup.
+  /** Grace period after expiresAt (a duration, 7d); null = none. graceEndsAt = expiresAt + grace, kept with every change of either. */
+  grace: text('grace'),
+  graceEndsAt: integer('grace_ends_at', { mode: 'timestamp_ms' }),
+  /** Trial that starts on first use: expiresAt stays null until the first ACTIVATED answer, then becomes that time + this duration. */
+  expiresAfterActivation: text('expires_after_activation'),
+  /** Activation churn limit: at most `count` new activations within the trailing `period` (a duration); both or neither. */
+  activationLimitCount: integer('activation_limit_count'),
+  activationLimitPeriod: text('activation_limit_period'),
+  /** Floating seats: an activation is a lease of this length (1min…30d), renewed by heartbeat or verify; null = seats are held until freed. */
+  leaseDuration: text('lease_duration'),
+  /** license.grace_started marker: the expiresAt value it was sent for (as the expiry markers). */
+  graceNotifiedFor: integer('grace_notified_for', { mode: 'timestamp_ms' }),
+  /** Last license.device_limit_reached (at most one an hour) and license.anomaly (at most one a day, with its distinct IP count): the badges. */
+  deviceLimitReachedAt: integer('device_limit_reached_at', { mode: 'timestamp_ms' }),
+  anomalyAt: integer('anomaly_at', { mode: 'timestamp_ms' }),
+  anomalyIps: integer('anomaly_ips'),
   ...timestamps,
 }, t => [
   uniqueIndex('licenses_key_digest_unique').on(t.keyDigest),
@@ -54,7 +71,9 @@ export const licenses = sqliteTable('licenses', {
   index('licenses_customer_email_idx').on(t.customerEmail).where(sql`"customer_email" is not null`),
   // The expiry cron's scans: only licenses with an announcement still due are in these indexes.
   index('licenses_expiring_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expiring_notified_for" is not "expires_at"`),
-  index('licenses_expired_due_idx').on(t.expiresAt).where(sql`"expires_at" is not null and "expired_notified_for" is not "expires_at"`),
+  // license.expired is due at the grace end when there is one (one line, no commas: drizzle-kit splits index expressions at commas).
+  index('licenses_expired_due_idx').on(sql`(case when "grace_ends_at" is null then "expires_at" else "grace_ends_at" end)`).where(sql`"expires_at" is not null and "expired_notified_for" is not "expires_at"`),
+  index('licenses_grace_due_idx').on(t.expiresAt).where(sql`"grace_ends_at" is not null and "grace_notified_for" is not "expires_at"`),
 ])
 
 /** A device (activation) of a license; one row per fingerprint. */
@@ -66,7 +85,24 @@ export const devices = sqliteTable('devices', {
   ip: text('ip'),
   firstSeenAt: integer('first_seen_at', { mode: 'timestamp_ms' }).notNull(),
   lastSeenAt: integer('last_seen_at', { mode: 'timestamp_ms' }).notNull(),
-}, t => [uniqueIndex('devices_license_fingerprint_unique').on(t.licenseId, t.fingerprint)])
+  /** Floating seats: the device holds a seat while this is in the future (null: not a lease, held until freed). */
+  leaseExpiresAt: integer('lease_expires_at', { mode: 'timestamp_ms' }),
+}, t => [
+  uniqueIndex('devices_license_fingerprint_unique').on(t.licenseId, t.fingerprint),
+  // The lookup's live-seat count and "does this fingerprint hold a seat" from the index alone (covering).
+  index('devices_license_fingerprint_lease_idx').on(t.licenseId, t.fingerprint, t.leaseExpiresAt),
+])
+
+/**
+ * Every ACTIVATED answer (a new device, or a lapsed lease taken again), kept after the device is
+ * deactivated: the activation churn limit counts these in its trailing period. Pruned by the
+ * maintenance cron after ACTIVATION_HISTORY_DAYS (server/services/limit-events.ts; longer than the longest period).
+ */
+export const activations = sqliteTable('activations', {
+  id: id(),
+  licenseId: text('license_id').notNull().references(() => licenses.id, { onDelete: 'cascade' }),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+}, t => [index('activations_license_created_idx').on(t.licenseId, t.createdAt)])
 
 export const licensesRelations = relations(licenses, ({ one, many }) => ({
   owner: one(users, { fields: [licenses.ownerId], references: [users.id] }),

@@ -42,6 +42,15 @@ export interface IpState {
   resetAt: number
 }
 
+/** One key's recent client IPs (license.anomaly): IP → last seen (ms), and when it was last flagged. */
+interface LicenseSightings { ips: Record<string, number>, flaggedAt: number | null }
+
+/** A license whose key was just used from more distinct IPs than allowed (the caller records license.anomaly). */
+export interface Anomaly { licenseId: string, ownerId: string, distinctIps: number }
+
+/** IPs kept per license: enough to tell "more than the threshold" and show a count. */
+const IPS_KEPT = 1000
+
 /** Subjects kept in memory before expired ones are swept (from memory and storage). */
 const SWEEP_AT = 10_000
 
@@ -49,6 +58,42 @@ export class RateLimiter extends DurableObject {
   private users = new Map<string, UserWindow>()
   /** IP → times (ms) of its NOT_FOUND answers, oldest first; at most max+1 kept. */
   private ips = new Map<string, number[]>()
+  /** License → its recent client IPs (license.anomaly). */
+  private sightingsOf = new Map<string, LicenseSightings>()
+
+  /**
+   * Client IPs that used licenses' keys (a batch from one isolate, after the responses): each
+   * license's distinct IPs within the trailing `windowMs`; one that exceeds `max` is returned, at
+   * most once per `flagEveryMs` (the caller writes license.anomaly). `at` is the caller's clock.
+   */
+  sightings(max: number, windowMs: number, flagEveryMs: number, batch: [licenseId: string, ownerId: string, ip: string, at: number][]): Anomaly[] {
+    const out: Anomaly[] = []
+    const touched = new Set<string>()
+    if (this.sightingsOf.size >= SWEEP_AT) {
+      const now = Math.max(...batch.map(b => b[3]))
+      for (const [id, s] of this.sightingsOf) {
+        if (Object.values(s.ips).every(t => t <= now - windowMs) && (s.flaggedAt === null || s.flaggedAt <= now - flagEveryMs)) {
+          this.sightingsOf.delete(id)
+          this.ctx.storage.kv.delete(`a:${id}`)
+        }
+      }
+    }
+    for (const [licenseId, ownerId, ip, at] of batch) {
+      const s = this.sightingsOf.get(licenseId) ?? this.ctx.storage.kv.get<LicenseSightings>(`a:${licenseId}`) ?? { ips: {}, flaggedAt: null }
+      this.sightingsOf.set(licenseId, s)
+      touched.add(licenseId)
+      s.ips[ip] = Math.max(s.ips[ip] ?? 0, at)
+      let entries = Object.entries(s.ips).filter(([, t]) => t > at - windowMs)
+      if (entries.length > IPS_KEPT) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, IPS_KEPT)
+      s.ips = Object.fromEntries(entries)
+      if (entries.length > max && (s.flaggedAt === null || at - s.flaggedAt >= flagEveryMs)) {
+        s.flaggedAt = at
+        out.push({ licenseId, ownerId, distinctIps: entries.length })
+      }
+    }
+    for (const id of touched) this.ctx.storage.kv.put(`a:${id}`, this.sightingsOf.get(id)!)
+    return out
+  }
 
   private window(owner: string, windowSeconds: number, now: number): UserWindow {
     let w = this.users.get(owner) ?? this.ctx.storage.kv.get<UserWindow>(`u:${owner}`)

@@ -30,3 +30,8 @@ export function addDuration(from: Date, d: Duration): Date {
     }
   }
 }
+
+/** Subtract a duration (the start of a trailing period): addDuration backwards, months clamped the same way. */
+export function subtractDuration(from: Date, d: Duration): Date {
+  return addDuration(from, { n: -d.n, unit: d.unit })
+}

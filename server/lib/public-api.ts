@@ -21,7 +21,7 @@ export const API_ERRORS = {
 export type ApiErrorCode = keyof typeof API_ERRORS
 
 export const MAX_BODY_BYTES = 8 * 1024
-export const ROUTES = ['verify', 'activate', 'deactivate'] as const
+export const ROUTES = ['verify', 'activate', 'deactivate', 'heartbeat'] as const
 export type Route = (typeof ROUTES)[number]
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -70,6 +70,7 @@ export const FIELD_RULES: Record<Route, { required: StringField[], optional: Str
   verify: { required: ['key'], optional: ['fingerprint'] },
   activate: { required: ['key', 'fingerprint'], optional: ['name'] },
   deactivate: { required: ['key', 'fingerprint'], optional: [] },
+  heartbeat: { required: ['key', 'fingerprint'], optional: [] },
 }
 /** Optional on every route: the caller's product, a nonce to echo, and `signed` for a signed token (docs/offline.md). */
 export const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']

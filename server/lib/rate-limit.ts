@@ -1,5 +1,5 @@
 import type { DurableObjectNamespace } from '@cloudflare/workers-types'
-import type { IpState, RateLimiter, UserDecision, WindowState } from '../durable/rate-limiter'
+import type { Anomaly, IpState, RateLimiter, UserDecision, WindowState } from '../durable/rate-limiter'
 import type { AppEnv } from '../env'
 import { ApiError } from './public-api'
 
@@ -24,7 +24,11 @@ export interface RateLimitSettings {
   windowSeconds: number
   notFoundMax: number
   notFoundWindowSeconds: number
+  /** license.anomaly: more distinct IPs than this per key within 24 h (docs/policies.md). */
+  anomalyDistinctIps: number
 }
+
+const DAY_MS = 86_400_000
 
 function positiveInt(value: string | undefined, fallback: number): number {
   const n = Number(value)
@@ -37,6 +41,7 @@ export function rateLimitSettings(env: AppEnv): RateLimitSettings {
     windowSeconds: positiveInt(env.RATE_LIMIT_WINDOW_SECONDS, 60),
     notFoundMax: positiveInt(env.BRUTE_FORCE_MAX_NOT_FOUND, 20),
     notFoundWindowSeconds: positiveInt(env.BRUTE_FORCE_WINDOW_SECONDS, 600),
+    anomalyDistinctIps: positiveInt(env.ANOMALY_DISTINCT_IPS, 20),
   }
 }
 
@@ -103,6 +108,11 @@ const flushScheduled = new Set<number>()
  * the blocks this isolate knows of (count over the maximum until resetAt, when the block lifts).
  */
 const ipBudgets = new Map<string, { count: number, resetAt: number }>()
+/** Per shard: license → [owner, IP → last seen] not sent yet (license.anomaly), and whether a send is scheduled. */
+const unsentSightings = new Map<number, Map<string, { ownerId: string, ips: Map<string, number> }>>()
+const sightingsScheduled = new Set<number>()
+const MAX_SIGHTINGS = 10_000
+let sightingsQueued = 0
 
 function bounded<K, V>(map: Map<K, V>, expired: (v: V) => boolean) {
   if (map.size < MAX_TRACKED) return
@@ -128,6 +138,8 @@ export type UserAdmission = { allowed: true, state: LimitState } | { allowed: fa
  */
 export class RequestLimiter {
   state: LimitState | null = null
+  /** Told of licenses that just crossed the anomaly threshold (the handler records license.anomaly). */
+  onAnomaly: ((anomalies: Anomaly[]) => Promise<unknown>) | null = null
 
   constructor(
     private readonly ns: DurableObjectNamespace<RateLimiter>,
@@ -146,7 +158,7 @@ export class RequestLimiter {
     }
   }
 
-  private stub(kind: 'users' | 'ips', subject: string): Shard {
+  private stub(kind: 'users' | 'ips' | 'licenses', subject: string): Shard {
     return this.ns.get(this.ns.idFromName(`${kind}:${shardOf(subject)}`))
   }
 
@@ -239,6 +251,40 @@ export class RequestLimiter {
     finally {
       for (const [, b] of sent) b.sending = 0
     }
+  }
+
+  /**
+   * This IP used a license's key: counted for license.anomaly by the license's object, in batches
+   * once per COUNT_FLUSH_MS after the response — nothing on the response path.
+   */
+  sighting(licenseId: string, ownerId: string, at: number): void {
+    const shard = shardOf(licenseId)
+    let batch = unsentSightings.get(shard)
+    if (!batch) unsentSightings.set(shard, (batch = new Map()))
+    let l = batch.get(licenseId)
+    if (!l) batch.set(licenseId, (l = { ownerId, ips: new Map() }))
+    if (!l.ips.has(this.ip)) {
+      if (sightingsQueued >= MAX_SIGHTINGS) return // a flood between two sends: the next send catches up
+      sightingsQueued++
+    }
+    l.ips.set(this.ip, Math.max(l.ips.get(this.ip) ?? 0, at))
+    if (!sightingsScheduled.has(shard)) {
+      sightingsScheduled.add(shard)
+      this.waitUntil(this.flushSightings(shard))
+    }
+  }
+
+  private async flushSightings(shard: number) {
+    await sleep(COUNT_FLUSH_MS)
+    sightingsScheduled.delete(shard)
+    const batch = unsentSightings.get(shard)
+    unsentSightings.delete(shard)
+    if (!batch) return
+    const rows: [string, string, string, number][] = []
+    for (const [licenseId, l] of batch) for (const [ip, at] of l.ips) rows.push([licenseId, l.ownerId, ip, at])
+    sightingsQueued = Math.max(0, sightingsQueued - rows.length)
+    const anomalies = await this.stub('licenses', rows[0]![0]).sightings(this.settings.anomalyDistinctIps, DAY_MS, DAY_MS, rows) as Anomaly[]
+    if (anomalies.length && this.onAnomaly) await this.onAnomaly(anomalies)
   }
 
   /**

@@ -10,13 +10,14 @@ import { ipLimitKey } from '../lib/ip'
 import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate-limit'
 import { createServiceContext, logBackgroundError } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
-import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
+import { activateDevice, deactivateDevice, heartbeatDevice, verifyLicense } from '../services/validation'
 import { handleManagementApi } from '../management-api/handler'
+import { recordAnomaly } from '../services/limit-events'
 import { JWKS_API_PATH, jwksResponse } from './jwks'
 import { OPENAPI_PATH, openApiResponse, READ_CORS_HEADERS } from './openapi'
 
 /**
- * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate}.
+ * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate,heartbeat}.
  * Served straight from the Worker's fetch entry (server/entry.ts), before Nitro, h3, the renderer
  * or tRPC see the request: route → brute-force gate (before the body is read) → body → service.
  * Other paths under /api/v1 go to the management API (server/management-api/handler.ts), which
@@ -56,6 +57,20 @@ async function readBody(request: Request): Promise<string> {
     at += c.byteLength
   }
   return new TextDecoder().decode(all)
+}
+
+/**
+ * Test-only clock (docs/policies.md): with the var LM_TEST_CLOCK=1 — never set by wrangler.toml or
+ * `npm start` — a request's `X-LM-Test-Now` (ISO 8601 or epoch ms) is the time the services see, so
+ * tests of leases, grace and churn windows control time instead of sleeping. Otherwise ignored.
+ */
+function testClockOf(env: AppEnv, headers: Headers): Date | null {
+  if (env.LM_TEST_CLOCK !== '1') return null
+  const v = headers.get('x-lm-test-now')
+  if (!v) return null
+  const d = new Date(/^\d+$/.test(v) ? Number(v) : v)
+  if (Number.isNaN(d.getTime())) throw new ApiError('BAD_REQUEST', 'X-LM-Test-Now must be an ISO date or epoch milliseconds')
+  return d
 }
 
 let warnedNoLimiter = false
@@ -135,7 +150,9 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (!text) throw new ApiError('BAD_REQUEST', 'Body is empty')
     const fields = parseBody(route, text)
 
+    const testNow = testClockOf(env, request.headers)
     const ctx = createServiceContext({
+      ...(testNow ? { now: () => new Date(testNow.getTime()) } : {}),
       db: dbFor(env.DB),
       env,
       actor: { type: 'api', id: null },
@@ -143,6 +160,11 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
       waitUntil: p => waitUntil(p.catch(logBackgroundError)),
       origin: originOf(request.url),
     })
+    if (limiter) {
+      // license.anomaly from the rate limiter's distinct-IP counts: written as the system, after the responses.
+      const systemCtx = createServiceContext({ ...ctx, actor: { type: 'system', id: null }, audit: { ip: '', userAgent: '', country: null } })
+      limiter.onAnomaly = anomalies => Promise.all(anomalies.map(a => recordAnomaly(systemCtx, a)))
+    }
     const lim = limiter ?? undefined
     let body: unknown
     const answer = { nonce: fields.nonce, signed: fields.signed }
@@ -150,6 +172,7 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
       case 'verify': body = await verifyLicense(ctx, { key: fields.key, fingerprint: fields.fingerprint, product: fields.product, ...answer }, lim); break
       case 'activate': body = await activateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, name: fields.name, product: fields.product, ...answer }, lim); break
       case 'deactivate': body = await deactivateDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, product: fields.product, ...answer }, lim); break
+      case 'heartbeat': body = await heartbeatDevice(ctx, { key: fields.key, fingerprint: fields.fingerprint!, product: fields.product, ...answer }, lim); break
     }
     return json(200, body, limiter?.state ? rateLimitHeaders(limiter.state) : {})
   }

@@ -1,10 +1,13 @@
 import { and, desc, eq, exists, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
 import type { z } from 'zod'
 import { devices, events, licenses, products, users, type License } from '../../db/schema'
 import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
 import { isProductId } from '../../shared/schemas/common'
+import { GRACE_ON_PERPETUAL, type Policies } from '../../shared/schemas/policies'
 import { addDuration, parseDuration } from '../lib/duration'
 import { changesAnything } from '../lib/insert-where'
+import { graceEndOf, inGrace, leaseEndOf } from '../lib/policies'
 import { decryptKey, encryptKey, generateKey, keyDigest, keyHintOf, maskedKeyOf, normalizeKey } from '../lib/keys'
 import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
 import { newId } from '../lib/random'
@@ -31,7 +34,9 @@ export interface ProductRef { id: string, slug: string, name: string }
 
 /** A license as the web app and CLI see it: never the digest or ciphertext. */
 export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail?: string | null, product?: ProductRef | null }, now: Date) {
-  const expired = l.expiresAt !== null && l.expiresAt.getTime() <= now.getTime()
+  // Expired once the grace period (if any) is over too; during grace it still verifies.
+  const end = l.graceEndsAt ?? l.expiresAt
+  const expired = end !== null && end.getTime() <= now.getTime()
   return {
     id: l.id,
     ownerId: l.ownerId,
@@ -51,10 +56,33 @@ export function licenseView(l: License, extra: { devicesUsed: number, ownerEmail
     customerEmail: l.customerEmail,
     customerName: l.customerName,
     externalId: l.externalId,
+    ...policiesOf(l),
+    graceEndsAt: l.graceEndsAt,
+    inGrace: l.status === 'active' && inGrace(l, now),
+    /** A trial that starts on first use and has not started yet. */
+    trialPending: l.expiresAfterActivation !== null && l.expiresAt === null,
+    /** The last license.device_limit_reached / license.anomaly (the badges). */
+    deviceLimitReachedAt: l.deviceLimitReachedAt,
+    anomaly: l.anomalyAt ? { at: l.anomalyAt, distinctIps: l.anomalyIps ?? 0 } : null,
     createdAt: l.createdAt,
     updatedAt: l.updatedAt,
   }
 }
+
+/** A license's policies as views and the management API show them (docs/policies.md). */
+export function policiesOf(l: Pick<License, 'grace' | 'expiresAfterActivation' | 'activationLimitCount' | 'activationLimitPeriod' | 'leaseDuration'>): Policies {
+  return {
+    grace: l.grace,
+    expiresAfterActivation: l.expiresAfterActivation,
+    maxActivationsPerPeriod: l.activationLimitCount && l.activationLimitPeriod ? { count: l.activationLimitCount, period: l.activationLimitPeriod } : null,
+    leaseDuration: l.leaseDuration,
+  }
+}
+
+/** Devices holding a seat at `now`: a lapsed lease holds none (docs/policies.md). */
+const liveDevicesSql = (now: Date, alias = 'd') => sql.raw(`(${alias}.lease_expires_at is null or ${alias}.lease_expires_at > ${now.getTime()})`)
+
+const badPolicy = (field: string, message: string) => new ServiceError('BAD_REQUEST', message, { [field]: [message] })
 
 /** The product columns of a query that left-joins products (null members when there is none). */
 const productRef = { id: products.id, slug: products.slug, name: products.name }
@@ -72,7 +100,7 @@ async function externalIdInUse(ctx: ServiceContext, ownerId: string, externalId:
   return !!row
 }
 
-const devicesUsed = sql<number>`(select count(*) from devices d where d.license_id = licenses.id)`.as('devices_used')
+const devicesUsed = (now: Date) => sql<number>`(select count(*) from devices d where d.license_id = licenses.id and ${liveDevicesSql(now)})`.as('devices_used')
 
 function expiryFrom(now: Date, input: { expiresAt?: Date | null, expiresIn?: string }): Date | null {
   if (input.expiresIn) return addDuration(now, parseDuration(input.expiresIn)!)
@@ -93,8 +121,15 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
   const product = input.product ? await findOwnersProduct(ctx, ownerId, input.product) : null
   if (input.externalId && await externalIdInUse(ctx, ownerId, input.externalId)) throw externalIdTaken()
   const defaults = product?.defaults ?? {}
-  const expiryUnset = input.expiresAt === undefined && input.expiresIn === undefined
+  // An expiry and a trial clock are one choice: setting either here leaves both of the product's unused.
+  const expiryUnset = input.expiresAt === undefined && input.expiresIn === undefined && input.expiresAfterActivation === undefined
   const now = nowOf(ctx)
+  const expiresAt = expiryUnset && defaults.expiresIn ? addDuration(now, parseDuration(defaults.expiresIn)!) : expiryFrom(now, input)
+  const pick = <K extends keyof Policies>(k: K) => (input[k] === undefined ? (defaults[k] as Policies[K] | undefined) ?? null : input[k]) as Policies[K]
+  const expiresAfterActivation = expiryUnset ? defaults.expiresAfterActivation ?? null : input.expiresAfterActivation ?? null
+  const grace = pick('grace')
+  if (grace && !expiresAt && !expiresAfterActivation) throw badPolicy('grace', GRACE_ON_PERPETUAL)
+  const limit = pick('maxActivationsPerPeriod')
   const { key, body } = generateKey()
   const row = {
     id: newId('lic'),
@@ -105,7 +140,7 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
     keyCiphertext: await encryptKey(ctx.env.KEY_ENC_SECRET, body),
     keyHint: keyHintOf(body),
     status: 'active' as const,
-    expiresAt: expiryUnset && defaults.expiresIn ? addDuration(now, parseDuration(defaults.expiresIn)!) : expiryFrom(now, input),
+    expiresAt,
     maxDevices: input.maxDevices === undefined ? defaults.maxDevices ?? null : input.maxDevices,
     metadata: input.metadata ?? defaults.metadata ?? {},
     renewalPeriod: input.renewalPeriod === undefined ? defaults.renewalPeriod ?? null : input.renewalPeriod,
@@ -114,6 +149,16 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
     customerEmail: input.customerEmail ?? null,
     customerName: input.customerName ?? null,
     externalId: input.externalId ?? null,
+    grace,
+    graceEndsAt: graceEndOf(expiresAt, grace),
+    expiresAfterActivation,
+    activationLimitCount: limit?.count ?? null,
+    activationLimitPeriod: limit?.period ?? null,
+    leaseDuration: pick('leaseDuration'),
+    graceNotifiedFor: null,
+    deviceLimitReachedAt: null,
+    anomalyAt: null,
+    anomalyIps: null,
     createdAt: now,
     updatedAt: now,
   }
@@ -144,15 +189,17 @@ export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, inp
     const at = new Date(ms)
     cursor = or(lt(licenses.createdAt, at), and(eq(licenses.createdAt, at), lt(licenses.id, id)))
   }
+  // Expired means past the grace end, when there is one: a license in grace still verifies (active).
+  const end = sql`coalesce(${licenses.graceEndsAt}, ${licenses.expiresAt})`
   const statusFilter = input.status === 'suspended'
     ? eq(licenses.status, 'suspended')
     : input.status === 'expired'
-      ? and(eq(licenses.status, 'active'), isNotNull(licenses.expiresAt), lte(licenses.expiresAt, now))
+      ? and(eq(licenses.status, 'active'), isNotNull(licenses.expiresAt), sql`${end} <= ${now.getTime()}`)
       : input.status === 'active'
-        ? and(eq(licenses.status, 'active'), or(isNull(licenses.expiresAt), gt(licenses.expiresAt, now)))
+        ? and(eq(licenses.status, 'active'), or(isNull(licenses.expiresAt), sql`${end} > ${now.getTime()}`))
         : undefined
   const rows = await ctx.db
-    .select({ license: licenses, devicesUsed, ownerEmail: users.email, product: productRef })
+    .select({ license: licenses, devicesUsed: devicesUsed(now), ownerEmail: users.email, product: productRef })
     .from(licenses)
     .innerJoin(users, eq(users.id, licenses.ownerId))
     .leftJoin(products, eq(products.id, licenses.productId))
@@ -195,7 +242,7 @@ async function findInScope(ctx: ServiceContext, scope: LicenseScope, id: string)
 /** A license with its devices and recent events (the detail page). */
 export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {
   const now = nowOf(ctx)
-  const [row] = await ctx.db.select({ license: licenses, devicesUsed, ownerEmail: users.email, product: productRef })
+  const [row] = await ctx.db.select({ license: licenses, devicesUsed: devicesUsed(now), ownerEmail: users.email, product: productRef })
     .from(licenses).innerJoin(users, eq(users.id, licenses.ownerId)).leftJoin(products, eq(products.id, licenses.productId))
     .where(inScope(scope, id)).limit(1)
   if (!row) throw notFound('License')
@@ -208,7 +255,7 @@ export async function getLicense(ctx: ServiceContext, scope: LicenseScope, id: s
   const shown = eventRows.map(e => ('ownerId' in scope ? redactForOwner(e, scope.ownerId) : { ...e, actorLabel: e.actorType }))
   return {
     ...licenseView(row.license, { devicesUsed: row.devicesUsed, ownerEmail: row.ownerEmail, product: refOf(row.product) }, now),
-    devices: deviceRows.map(d => ({ id: d.id, fingerprint: d.fingerprint, name: d.name, ip: d.ip, firstSeenAt: d.firstSeenAt, lastSeenAt: d.lastSeenAt })),
+    devices: deviceRows.map(d => ({ id: d.id, fingerprint: d.fingerprint, name: d.name, ip: d.ip, firstSeenAt: d.firstSeenAt, lastSeenAt: d.lastSeenAt, leaseExpiresAt: d.leaseExpiresAt, holdsSeat: d.leaseExpiresAt === null || d.leaseExpiresAt.getTime() > now.getTime() })),
     events: shown.map(({ actorId: _, ...e }) => e),
   }
 }
@@ -250,12 +297,16 @@ type MutationEvent = 'license.updated' | 'license.suspended' | 'license.reinstat
  * values) writes nothing: no event, no webhook. The event is written first, on the same condition
  * as the update (`target`), and the outbox rows only with that event.
  */
-async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, changes: Partial<License>, eventType: MutationEvent, detail?: Record<string, unknown>) {
-  const before = await findInScope(ctx, scope, id)
+async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, changes: Partial<License>, eventType: MutationEvent, detail?: Record<string, unknown>, opts: { before?: License, after?: BatchItem<'sqlite'>[] } = {}) {
+  const before = opts.before ?? await findInScope(ctx, scope, id)
   const now = nowOf(ctx)
+  // graceEndsAt follows expiresAt and grace, whichever of them changes.
+  if ('expiresAt' in changes || 'grace' in changes) {
+    changes.graceEndsAt = graceEndOf('expiresAt' in changes ? changes.expiresAt ?? null : before.expiresAt, 'grace' in changes ? changes.grace ?? null : before.grace)
+  }
   const viewOf = async (l: License) => {
     const [[count], [product]] = await ctx.db.batch([
-      ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(eq(devices.licenseId, id)),
+      ctx.db.select({ n: sql<number>`count(*)` }).from(devices).where(and(eq(devices.licenseId, id), liveDevicesSql(now, 'devices'))),
       ctx.db.select(productRef).from(products).where(eq(products.id, l.productId ?? '')).limit(1),
     ])
     return licenseView(l, { devicesUsed: count?.n ?? 0, product: product ?? null }, now)
@@ -269,7 +320,8 @@ async function mutate(ctx: ServiceContext, scope: LicenseScope, id: string, chan
       event.insert,
       ctx.db.update(licenses).set({ ...changes, updatedAt: now }).where(target).returning(),
       outboxInsert(ctx, { type: eventType, licenseId: id, data: detail, onlyWithEvent: event.id }),
-    ])
+      ...(opts.after ?? []),
+    ]) as unknown as [unknown, License[], { id: string }[]]
   }
   catch (error) {
     // The unique index decides a race for the same externalId: nothing of the batch is written.
@@ -286,12 +338,11 @@ const CUSTOMER_FIELDS = new Set(['customerEmail', 'customerName', 'externalId'])
 
 export async function updateLicense(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof updateLicenseSchema>) {
   const changes: Partial<License> = {}
-  if (input.product !== undefined || input.externalId) {
-    const before = await findInScope(ctx, scope, input.id)
-    // A license's product is always one of its owner's.
-    if (input.product !== undefined) changes.productId = input.product === null ? null : (await findOwnersProduct(ctx, before.ownerId, input.product)).id
-    if (input.externalId && await externalIdInUse(ctx, before.ownerId, input.externalId, before.id)) throw externalIdTaken()
-  }
+  const before = await findInScope(ctx, scope, input.id)
+  // A license's product is always one of its owner's.
+  if (input.product !== undefined) changes.productId = input.product === null ? null : (await findOwnersProduct(ctx, before.ownerId, input.product)).id
+  if (input.externalId && await externalIdInUse(ctx, before.ownerId, input.externalId, before.id)) throw externalIdTaken()
+  const after = policyChanges(ctx, before, input, changes)
   if (input.customerEmail !== undefined) changes.customerEmail = input.customerEmail
   if (input.customerName !== undefined) changes.customerName = input.customerName
   if (input.externalId !== undefined) changes.externalId = input.externalId
@@ -301,8 +352,40 @@ export async function updateLicense(ctx: ServiceContext, scope: LicenseScope, in
   if (input.renewalPeriod !== undefined) changes.renewalPeriod = input.renewalPeriod
   if (input.expiresAt !== undefined) changes.expiresAt = input.expiresAt
   // Which fields changed, never their values; the customer fields only as "customer".
-  const changed = [...new Set(Object.keys(changes).map(k => (CUSTOMER_FIELDS.has(k) ? 'customer' : k === 'productId' ? 'product' : k)))]
-  return await mutate(ctx, scope, input.id, changes, 'license.updated', { changed })
+  const changed = [...new Set(Object.keys(changes).map(k => (CUSTOMER_FIELDS.has(k) ? 'customer' : k === 'productId' ? 'product' : POLICY_COLUMNS[k] ?? k)))]
+  return await mutate(ctx, scope, input.id, changes, 'license.updated', { changed }, { before, after })
+}
+
+/** Policy columns by the field name people know them by (event details name fields, never values). */
+const POLICY_COLUMNS: Record<string, string> = { activationLimitCount: 'maxActivationsPerPeriod', activationLimitPeriod: 'maxActivationsPerPeriod' }
+
+/**
+ * The policy fields of an update as column changes (checked against the license as it will be),
+ * and the device statements a change of lease needs: a new lease gives every device that holds its
+ * seat for good a fresh lease; removing it keeps the devices that still hold a seat, for good, and
+ * drops the lapsed ones (so freed seats stay free).
+ */
+function policyChanges(ctx: ServiceContext, before: License, input: z.output<typeof updateLicenseSchema>, changes: Partial<License>): BatchItem<'sqlite'>[] {
+  if (input.grace !== undefined) changes.grace = input.grace
+  if (input.expiresAfterActivation !== undefined) changes.expiresAfterActivation = input.expiresAfterActivation
+  if (input.maxActivationsPerPeriod !== undefined) {
+    changes.activationLimitCount = input.maxActivationsPerPeriod?.count ?? null
+    changes.activationLimitPeriod = input.maxActivationsPerPeriod?.period ?? null
+  }
+  if (input.leaseDuration !== undefined) changes.leaseDuration = input.leaseDuration
+  const expiresAt = input.expiresAt !== undefined ? input.expiresAt : before.expiresAt
+  const grace = input.grace !== undefined ? input.grace : before.grace
+  const trial = input.expiresAfterActivation !== undefined ? input.expiresAfterActivation : before.expiresAfterActivation
+  if (grace && !expiresAt && !trial) throw badPolicy(input.grace !== undefined ? 'grace' : 'expiresAt', GRACE_ON_PERPETUAL)
+  if (input.leaseDuration === undefined || input.leaseDuration === before.leaseDuration) return []
+  const now = nowOf(ctx)
+  if (input.leaseDuration === null) {
+    return [
+      ctx.db.delete(devices).where(and(eq(devices.licenseId, before.id), isNotNull(devices.leaseExpiresAt), lte(devices.leaseExpiresAt, now))),
+      ctx.db.update(devices).set({ leaseExpiresAt: null }).where(eq(devices.licenseId, before.id)),
+    ]
+  }
+  return [ctx.db.update(devices).set({ leaseExpiresAt: leaseEndOf(input.leaseDuration, now) }).where(and(eq(devices.licenseId, before.id), isNull(devices.leaseExpiresAt)))]
 }
 
 export async function suspendLicense(ctx: ServiceContext, scope: LicenseScope, id: string) {

@@ -15,9 +15,10 @@ import { deliverMessages } from './webhook-delivery'
 const isoOf = (column: string) => sql.raw(`case when ${column} is null then null else strftime('%Y-%m-%dT%H:%M:%fZ', ${column} / 1000.0, 'unixepoch') end`)
 
 /** The license as payloads show it, built from row `l` in SQL: its state inside the batch. Never key material. */
-const LICENSE_JSON = sql`json_object(
-  'id', l.id, 'label', l.label, 'status', l.status, 'expiresAt', ${isoOf('l.expires_at')},
-  'maxDevices', l.max_devices, 'devicesUsed', (select count(*) from devices dv where dv.license_id = l.id),
+const licenseJson = (ms: number) => sql`json_object(
+  'id', l.id, 'label', l.label, 'status', l.status, 'expiresAt', ${isoOf('l.expires_at')}, 'graceEndsAt', ${isoOf('l.grace_ends_at')},
+  'maxDevices', l.max_devices,
+  'devicesUsed', (select count(*) from devices dv where dv.license_id = l.id and (dv.lease_expires_at is null or dv.lease_expires_at > ${ms})),
   'metadata', json(l.metadata), 'renewalPeriod', l.renewal_period,
   'createdAt', ${isoOf('l.created_at')}, 'updatedAt', ${isoOf('l.updated_at')})`
 
@@ -47,8 +48,8 @@ export function outboxInsert(ctx: ServiceContext, event: OutboxEvent) {
   const ms = now.getTime()
   const extra: SQL[] = Object.entries(event.data ?? {}).map(([k, v]) => sql`, ${`$.${k}`}, json(${JSON.stringify(v ?? null)})`)
   const data = extra.length
-    ? sql`json_set(json_object('license', ${LICENSE_JSON})${sql.join(extra, sql``)})`
-    : sql`json_object('license', ${LICENSE_JSON})`
+    ? sql`json_set(json_object('license', ${licenseJson(ms)})${sql.join(extra, sql``)})`
+    : sql`json_object('license', ${licenseJson(ms)})`
   // One row per subscribed endpoint, by column name (drizzle checks the names against the table).
   const rows = ctx.db.select({
     id: sql`'msg_' || lower(hex(randomblob(10)))`,

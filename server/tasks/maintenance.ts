@@ -5,6 +5,7 @@ import { offRequestContext } from '../services/context'
 import { pruneIdempotencyKeys } from '../services/idempotency'
 import { pruneExpiredSessions } from '../services/sessions'
 import { pruneEvents, retentionDays } from '../services/system-log'
+import { pruneActivations } from '../services/limit-events'
 import { pruneDeliveries } from '../services/webhook-delivery'
 
 /** Cron task (wrangler.toml [triggers]): housekeeping that never sits on a request path. */
@@ -28,7 +29,9 @@ export default defineTask({
     const deliveries = await pruneDeliveries(ctx, { days: retentionDays(env) })
     // Management API idempotency keys past their 24 h.
     const idempotency = await pruneIdempotencyKeys(ctx)
+    // Activation records past the longest churn-limit period (docs/policies.md).
+    const activations = await pruneActivations(ctx)
     await settle()
-    return { result: `pruned ${pruned} sessions, ${attempts} sign-in attempts, ${events.deleted} events, ${deliveries} webhook deliveries, ${idempotency} idempotency keys` }
+    return { result: `pruned ${pruned} sessions, ${attempts} sign-in attempts, ${events.deleted} events, ${deliveries} webhook deliveries, ${idempotency} idempotency keys, ${activations} activation records` }
   },
 })

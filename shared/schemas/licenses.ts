@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { emailSchema, idSchema, productRefSchema } from './common'
+import { checkPolicyForm, EXPIRY_AND_TRIAL, GRACE_ON_PERPETUAL, policyFields, policyFormFields } from './policies'
 
 export const DURATION_RE = /^(\d{1,4})(h|d|w|mo|y)$/
 export const durationSchema = z.string().trim().toLowerCase().regex(DURATION_RE, 'Use a duration like 12h, 14d, 2w, 6mo or 1y')
@@ -54,7 +55,12 @@ export const createLicenseSchema = z.object({
   /** Absent: the product's default metadata, else {}. */
   metadata: metadataSchema.optional(),
   ...customerFields,
+  /** License policies (docs/policies.md); absent: the product's default, else none. */
+  ...policyFields,
 }).refine(v => !(v.expiresAt && v.expiresIn), { message: 'Give an expiry date or a duration, not both', path: ['expiresIn'] })
+  .refine(v => !(v.expiresAfterActivation && (v.expiresAt || v.expiresIn)), { message: EXPIRY_AND_TRIAL, path: ['expiresAfterActivation'] })
+  // Without a product nothing else can give it an expiry (with one, the service checks its defaults too).
+  .refine(v => !(v.grace && !v.product && !v.expiresAt && !v.expiresIn && !v.expiresAfterActivation), { message: GRACE_ON_PERPETUAL, path: ['grace'] })
 export type CreateLicenseInput = z.input<typeof createLicenseSchema>
 
 export const updateLicenseSchema = z.object({
@@ -67,6 +73,8 @@ export const updateLicenseSchema = z.object({
   renewalPeriod: durationSchema.nullable().optional(),
   expiresAt: z.coerce.date().nullable().optional(),
   ...customerFields,
+  /** License policies: a value, null to remove, absent to keep. */
+  ...policyFields,
 })
 
 export const renewLicenseSchema = z.object({
@@ -146,7 +154,9 @@ export const createLicenseFormSchema = z.object({
   customerEmail: optionalText(customerEmailSchema),
   customerName: optionalText(customerNameSchema),
   externalId: optionalText(externalIdSchema),
+  ...policyFormFields,
 }).superRefine((v, ctx) => {
+  checkPolicyForm(v, v.expiry !== 'never', (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }))
   if (v.expiry === 'date' && !dayInputSchema.safeParse(v.expiresOn ?? '').success) {
     ctx.addIssue({ code: 'custom', path: ['expiresOn'], message: 'Pick a date' })
   }
@@ -180,6 +190,7 @@ export function renewalPeriodOf(renewal: RenewalPreset, custom: string | null | 
 /** The edit form on the detail page: empty customer fields clear them; product undefined = none. */
 export const editLicenseFormSchema = updateLicenseSchema.omit({ renewalPeriod: true }).extend({
   product: idSchema.optional(),
+  ...policyFormFields,
   customerEmail: optionalText(customerEmailSchema),
   customerName: optionalText(customerNameSchema),
   externalId: optionalText(externalIdSchema),

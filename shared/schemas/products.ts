@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { idSchema, PRODUCT_SLUG_RE } from './common'
 import { durationSchema, maxDevicesSchema, metadataJsonSchema, metadataSchema } from './licenses'
+import { checkPolicyForm, EXPIRY_AND_TRIAL, formFromPolicies, GRACE_ON_PERPETUAL, policiesFromForm, policyFields, policyFormFields, type ActivationLimit } from './policies'
 
 export { isProductId, PRODUCT_SLUG_RE, productRefSchema } from './common'
 export const productNameSchema = z.string().trim().min(1, 'Give the product a name').max(100, 'At most 100 characters')
@@ -21,12 +22,20 @@ export const productDefaultsSchema = z.strictObject({
   renewalPeriod: durationSchema.nullable().optional(),
   maxDevices: maxDevicesSchema.optional(),
   metadata: metadataSchema.nullable().optional(),
-}).transform(d => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined)) as {
-  expiresIn?: string
-  renewalPeriod?: string
-  maxDevices?: number
-  metadata?: Record<string, unknown>
-})
+  // License policies (docs/policies.md).
+  ...policyFields,
+}).refine(d => !(d.expiresIn && d.expiresAfterActivation), { message: EXPIRY_AND_TRIAL, path: ['expiresAfterActivation'] })
+  .refine(d => !d.grace || !!d.expiresIn || !!d.expiresAfterActivation, { message: GRACE_ON_PERPETUAL, path: ['grace'] })
+  .transform(d => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined)) as {
+    expiresIn?: string
+    renewalPeriod?: string
+    maxDevices?: number
+    metadata?: Record<string, unknown>
+    grace?: string
+    expiresAfterActivation?: string
+    maxActivationsPerPeriod?: ActivationLimit
+    leaseDuration?: string
+  })
 export type ProductDefaults = z.output<typeof productDefaultsSchema>
 
 export const createProductSchema = z.object({
@@ -77,7 +86,9 @@ export const productFormSchema = z.object({
   unlimitedDevices: z.boolean(),
   maxDevices: z.number().nullable().optional(),
   metadata: metadataJsonSchema,
+  ...policyFormFields,
 }).superRefine((v, ctx) => {
+  checkPolicyForm(v, v.expiry !== 'none', (path, message) => ctx.addIssue({ code: 'custom', path: [path], message }))
   for (const [preset, field] of [[v.expiry, 'expiresIn'], [v.renewal, 'renewalPeriod']] as const) {
     if (preset !== 'custom') continue
     const r = durationSchema.safeParse(v[field] ?? '')
@@ -99,6 +110,7 @@ export function defaultsFromForm(f: ProductFormOutput): z.input<typeof productDe
     renewalPeriod: duration(f.renewal, f.renewalPeriod),
     maxDevices: f.unlimitedDevices ? undefined : f.maxDevices ?? undefined,
     metadata: Object.keys(f.metadata).length ? f.metadata : undefined,
+    ...policiesFromForm(f),
   }
 }
 
@@ -116,5 +128,6 @@ export function formFromDefaults(d: ProductDefaults): Omit<ProductFormInput, 'na
     unlimitedDevices: d.maxDevices === undefined,
     maxDevices: d.maxDevices ?? 1,
     metadata: d.metadata ? JSON.stringify(d.metadata, null, 2) : '',
+    ...formFromPolicies(d),
   }
 }

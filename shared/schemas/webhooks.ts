@@ -6,6 +6,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'license.created', 'license.updated', 'license.suspended', 'license.reinstated', 'license.renewed',
   'license.expiring', 'license.expired', 'license.deleted', 'license.validated',
   'device.activated', 'device.deactivated',
+  // License policies (docs/policies.md).
+  'license.grace_started', 'license.device_limit_reached', 'license.anomaly',
 ] as const
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number]
 /** High volume: sent only to endpoints that list it, never through "all events". */

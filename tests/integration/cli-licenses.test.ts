@@ -217,6 +217,18 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
     }
   })
 
+  it('policies: create with --grace/--expires-after-activation/--max-activations/--lease, update (none removes), show', async () => {
+    const trial = await lmJson('license', 'create', '--owner', OWNER, '--expires-after-activation', '14d', '--grace', '3d', '--max-activations', '3/1mo', '--lease', '15min')
+    expect(trial).toMatchObject({ expiresAt: null, grace: '3d', expiresAfterActivation: '14d', maxActivationsPerPeriod: { count: 3, period: '1mo' }, leaseDuration: '15min', trialPending: true })
+    const updated = await lmJson('license', 'update', trial.key, '--lease', 'none', '--max-activations', '5/30D')
+    expect(updated).toMatchObject({ leaseDuration: null, maxActivationsPerPeriod: { count: 5, period: '30d' }, grace: '3d' })
+    const shown = await lm('license', 'show', trial.key)
+    expect(shown.stdout).toMatch(/Policies\s+grace 3d · trial 14d, starts on first activation · at most 5 activations per 30d/)
+    const removeTrial = await lm('license', 'update', trial.key, '--expires-after-activation', 'none')
+    expect(removeTrial.code).toBe(1) // grace would be left on a perpetual license
+    expect(removeTrial.stderr).toMatch(/perpetual license/)
+  })
+
   it('bad arguments: a one-line error on stderr, a non-zero exit, nothing on stdout', async () => {
     const cases: [string[], RegExp, number][] = [
       [['license', 'create', '--owner', 'nobody@example.com'], /No user with email nobody@example\.com/, 1],
@@ -242,6 +254,19 @@ describe('lm license (local D1 shared with a running server)', { timeout: 240_00
       [['product', 'create', '--owner', 'nobody@example.com', '--name', 'X', '--slug', 'x'], /No user with email/, 1],
       [['product', 'delete', 'photo-pro'], /not a product id/, 2],
       [['product', 'delete', 'prd_doesnotexist'], /Product not found/, 1],
+      // License policies (docs/policies.md).
+      [['license', 'create', '--owner', OWNER, '--lease', '30s'], /--lease: A lease is at least 1 minute/, 2],
+      [['license', 'create', '--owner', OWNER, '--lease', '99d'], /--lease: At most 30 days/, 2],
+      [['license', 'create', '--owner', OWNER, '--max-activations', '0/30d'], /--max-activations: At least 1/, 2],
+      [['license', 'create', '--owner', OWNER, '--max-activations', 'three'], /--max-activations: Write it as COUNT\/PERIOD/, 2],
+      [['license', 'create', '--owner', OWNER, '--max-activations', '3/forever'], /--max-activations: Use a duration like/, 2],
+      [['license', 'create', '--owner', OWNER, '--grace', '7d'], /--grace: A perpetual license has no expiry/, 2],
+      [['license', 'create', '--owner', OWNER, '--grace', '-1d', '--expires-in', '1y'], /--grace: Use a duration like/, 2],
+      [['license', 'create', '--owner', OWNER, '--grace', '2y', '--expires-in', '1y'], /--grace: At most 1 year/, 2],
+      [['license', 'create', '--owner', OWNER, '--expires-after-activation', '14d', '--expires-in', '30d'], /--expires-after-activation: Give an expiry or an expiry after first activation, not both/, 2],
+      [['license', 'update', 'LM-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA'], /license update needs at least one of/, 2],
+      [['product', 'create', '--owner', OWNER, '--name', 'X', '--slug', 'x', '--lease', '0min'], /--lease: A lease is at least 1 minute/, 2],
+      [['product', 'create', '--owner', OWNER, '--name', 'X', '--slug', 'x', '--grace', '7d'], /--grace: A perpetual license/, 2],
     ]
     const results = await Promise.all(cases.map(([args]) => lm(...args)))
     results.forEach((r, i) => {

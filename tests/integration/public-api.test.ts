@@ -302,7 +302,10 @@ describe('audit and secrecy', () => {
       const plan = await w.env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all()
       const details = (plan.results as { detail: string }[]).map(r => r.detail).join('\n')
       expect(details, details).toMatch(/SEARCH licenses USING INDEX licenses_key_digest_unique \(key_digest=\?\)/)
-      expect(details, details).toMatch(/SEARCH d USING COVERING INDEX devices_license_fingerprint_unique \(license_id=\? AND fingerprint=\?\)/)
+      // Whether this fingerprint holds a seat: the unique index, then its row's lease (docs/policies.md).
+      expect(details, details).toMatch(/SEARCH d USING INDEX devices_license_fingerprint_unique \(license_id=\? AND fingerprint=\?\)/)
+      // How many devices hold a seat: from an index alone.
+      expect(details, details).toMatch(/SEARCH d USING COVERING INDEX devices_license_fingerprint_lease_idx \(license_id=\?\)/)
       // The owner's webhook endpoints (is anyone subscribed to license.validated?) by index too;
       // json_each walks one endpoint's small list of event types, not a table.
       expect(details, details).toMatch(/SEARCH e USING INDEX webhook_endpoints_owner_created_idx \(owner_id=\?\)/)
