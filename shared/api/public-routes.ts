@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import {
   activateAnswerSchema, activateRequestSchema, deactivateAnswerSchema, deactivateRequestSchema,
-  healthAnswerSchema, jwksSchema, verifyAnswerSchema, verifyRequestSchema,
+  healthAnswerSchema, heartbeatAnswerSchema, heartbeatRequestSchema, jwksSchema, verifyAnswerSchema, verifyRequestSchema,
 } from '../schemas/public-api'
 import type { ApiExample, ApiRoute } from './routes'
 
@@ -50,6 +50,7 @@ export const publicRoutes: ApiRoute[] = [
         SUSPENDED: ex('Suspended by the seller', { valid: false, status: 'inactive', code: 'SUSPENDED', license }),
         EXPIRED: ex('Past its expiry', { valid: false, status: 'inactive', code: 'EXPIRED', license: { ...license, expiresAt: '2026-01-31T00:00:00.000Z' } }),
         DEVICE_NOT_ACTIVATED: ex('This fingerprint is not activated', { valid: false, status: 'inactive', code: 'DEVICE_NOT_ACTIVATED', license }),
+        GRACE_PERIOD: ex('Past its expiry, within its grace period: still valid', { valid: true, status: 'active', code: 'GRACE_PERIOD', license: { ...license, expiresAt: '2026-01-31T00:00:00.000Z', graceEndsAt: '2026-02-07T00:00:00.000Z' } }),
       },
     }],
     errors: { ...POST_ERRORS, UNAVAILABLE: 'Signed answers are not configured on this server' },
@@ -72,6 +73,7 @@ export const publicRoutes: ApiRoute[] = [
         ACTIVATED: ex('A new device took a seat', { activated: true, code: 'ACTIVATED', devices: { used: 2, max: 3 } }),
         ALREADY_ACTIVATED: ex('The same fingerprint again', { activated: true, code: 'ALREADY_ACTIVATED', devices: { used: 2, max: 3 } }),
         DEVICE_LIMIT_REACHED: ex('Every seat is taken', { activated: false, code: 'DEVICE_LIMIT_REACHED', devices: { used: 3, max: 3 } }),
+        ACTIVATION_LIMIT_REACHED: ex('Too many new activations in the license\'s period (seats are free)', { activated: false, code: 'ACTIVATION_LIMIT_REACHED', devices: { used: 0, max: 3 } }),
         SUSPENDED: ex('Suspended by the seller', { activated: false, code: 'SUSPENDED', devices: { used: 1, max: 3 } }),
         EXPIRED: ex('Past its expiry', { activated: false, code: 'EXPIRED', devices: { used: 1, max: 3 } }),
         NOT_FOUND: ex('No such key', { activated: false, code: 'NOT_FOUND' }),
@@ -102,6 +104,32 @@ export const publicRoutes: ApiRoute[] = [
       },
     }],
     errors: { ...POST_ERRORS, BAD_REQUEST: '"fingerprint" is required' },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/licenses/heartbeat',
+    operationId: 'heartbeatDevice',
+    summary: 'Renew a device\'s lease (floating seats)',
+    description: `For licenses with a \`leaseDuration\`: an activated device holds its seat only while it sends heartbeats; a lapsed lease frees the seat and must activate again. On a license without leases it answers \`ALIVE\` for an activated device with \`leaseExpiresAt: null\`. ${RATE_NOTE}`,
+    tag: 'Public',
+    auth: 'none',
+    body: { schema: heartbeatRequestSchema },
+    responses: [{
+      status: 200,
+      description: 'The outcome in `code`; `devices` and `leaseExpiresAt` whenever the license exists and is yours to see.',
+      schema: heartbeatAnswerSchema,
+      headers: LIMIT_HEADERS,
+      examples: {
+        ALIVE: ex('The lease is renewed', { alive: true, code: 'ALIVE', leaseExpiresAt: '2026-12-02T14:15:00.000Z', devices: { used: 2, max: 3 } }),
+        signed: ex('`"signed": true` with a nonce', { alive: true, code: 'ALIVE', leaseExpiresAt: '2026-12-02T14:15:00.000Z', devices: { used: 2, max: 3 }, nonce: 'n-5f1c9a', token: TOKEN }),
+        DEVICE_NOT_ACTIVATED: ex('No seat held (or the lease lapsed): activate again', { alive: false, code: 'DEVICE_NOT_ACTIVATED', leaseExpiresAt: null, devices: { used: 1, max: 3 } }),
+        SUSPENDED: ex('Suspended by the seller', { alive: false, code: 'SUSPENDED', leaseExpiresAt: null, devices: { used: 1, max: 3 } }),
+        EXPIRED: ex('Past its expiry (and any grace)', { alive: false, code: 'EXPIRED', leaseExpiresAt: null, devices: { used: 1, max: 3 } }),
+        NOT_FOUND: ex('No such key', { alive: false, code: 'NOT_FOUND' }),
+        PRODUCT_MISMATCH: ex('The key is for another product', { alive: false, code: 'PRODUCT_MISMATCH' }),
+      },
+    }],
+    errors: { ...POST_ERRORS, BAD_REQUEST: '"fingerprint" is required', UNAVAILABLE: 'Signed answers are not configured on this server' },
   },
   {
     method: 'get',

@@ -19,7 +19,7 @@ const FIELD_DOCS: Record<StringField, { description: string, example: string }> 
 }
 
 const stringField = (field: StringField) => z.string().min(1).max(MAX_LENGTH[field]).meta(FIELD_DOCS[field])
-const signedField = z.boolean().meta({ description: 'With `true`, an answer about an existing license also carries `token`, a signed JWT (verify and activate; see the JWKS).' })
+const signedField = z.boolean().meta({ description: 'With `true`, an answer about an existing license also carries `token`, a signed JWT (verify, activate and heartbeat; see the JWKS).' })
 
 /** A route's body schema, from its field rules (unknown properties are ignored, as the hand parser does). */
 function requestSchema(route: Route, id: string, description: string, example: Record<string, unknown>) {
@@ -35,7 +35,8 @@ const KEY = FIELD_DOCS.key.example
 export const verifyRequestSchema = requestSchema('verify', 'VerifyRequest', 'Check a key (and optionally a device). Other properties are ignored.', { key: KEY, fingerprint: 'device-4f2a', product: 'photo-pro' })
 export const activateRequestSchema = requestSchema('activate', 'ActivateRequest', 'Take a seat for a device. Other properties are ignored.', { key: KEY, fingerprint: 'device-4f2a', name: 'Ada\'s MacBook' })
 export const deactivateRequestSchema = requestSchema('deactivate', 'DeactivateRequest', 'Free a device\'s seat (also on suspended and expired licenses). Other properties are ignored.', { key: KEY, fingerprint: 'device-4f2a' })
-export const publicRequestSchemas: Record<Route, z.ZodObject> = { verify: verifyRequestSchema, activate: activateRequestSchema, deactivate: deactivateRequestSchema }
+export const heartbeatRequestSchema = requestSchema('heartbeat', 'HeartbeatRequest', 'Renew an activated device\'s lease (floating seats). Other properties are ignored.', { key: KEY, fingerprint: 'device-4f2a', nonce: 'n-5f1c9a', signed: true })
+export const publicRequestSchemas: Record<Route, z.ZodObject> = { verify: verifyRequestSchema, activate: activateRequestSchema, deactivate: deactivateRequestSchema, heartbeat: heartbeatRequestSchema }
 
 const isoDate = z.iso.datetime()
 
@@ -74,8 +75,9 @@ const token = z.string().regex(JWS_RE).optional().meta({
   contentSchema: { $ref: '#/components/schemas/LicenseTokenClaims' },
 })
 
-export const VERIFY_CODES = ['NOT_FOUND', 'PRODUCT_MISMATCH', 'SUSPENDED', 'EXPIRED', 'DEVICE_NOT_ACTIVATED', 'VALID'] as const
-export const ACTIVATE_CODES = ['NOT_FOUND', 'PRODUCT_MISMATCH', 'SUSPENDED', 'EXPIRED', 'ALREADY_ACTIVATED', 'DEVICE_LIMIT_REACHED', 'ACTIVATED'] as const
+export const VERIFY_CODES = ['NOT_FOUND', 'PRODUCT_MISMATCH', 'SUSPENDED', 'EXPIRED', 'DEVICE_NOT_ACTIVATED', 'GRACE_PERIOD', 'VALID'] as const
+export const ACTIVATE_CODES = ['NOT_FOUND', 'PRODUCT_MISMATCH', 'SUSPENDED', 'EXPIRED', 'ALREADY_ACTIVATED', 'ACTIVATION_LIMIT_REACHED', 'DEVICE_LIMIT_REACHED', 'ACTIVATED'] as const
+export const HEARTBEAT_CODES = ['NOT_FOUND', 'PRODUCT_MISMATCH', 'SUSPENDED', 'EXPIRED', 'DEVICE_NOT_ACTIVATED', 'ALIVE'] as const
 export const DEACTIVATE_CODES = ['NOT_FOUND', 'PRODUCT_MISMATCH', 'DEVICE_NOT_ACTIVATED', 'DEACTIVATED'] as const
 /** Codes whose answers say nothing about a license: no `license`, no `devices`, no token. */
 const NO_LICENSE = ['NOT_FOUND', 'PRODUCT_MISMATCH'] as const
@@ -98,7 +100,7 @@ export const verifyAnswerSchema = z.union([
   }),
 ]).meta({
   id: 'VerifyAnswer',
-  description: '`code`, first match wins: `NOT_FOUND` (no such key; no `license`), `PRODUCT_MISMATCH` (you sent `product` and the key is for another product or none; no `license`), `SUSPENDED`, `EXPIRED` (`expiresAt` ≤ now), `DEVICE_NOT_ACTIVATED` (a `fingerprint` was sent and is not activated), `VALID`.',
+  description: '`code`, first match wins: `NOT_FOUND` (no such key; no `license`), `PRODUCT_MISMATCH` (you sent `product` and the key is for another product or none; no `license`), `SUSPENDED`, `EXPIRED` (`expiresAt` ≤ now, past any grace period), `DEVICE_NOT_ACTIVATED` (a `fingerprint` was sent and is not activated), `GRACE_PERIOD` (past `expiresAt` but before `license.graceEndsAt`: `valid: true`, `status: active`), `VALID`.',
 })
 
 export const activateAnswerSchema = z.union([
@@ -112,7 +114,7 @@ export const activateAnswerSchema = z.union([
   }),
 ]).meta({
   id: 'ActivateAnswer',
-  description: '`code`, first match wins: `NOT_FOUND`, `PRODUCT_MISMATCH`, `SUSPENDED`, `EXPIRED`, `ALREADY_ACTIVATED` (same fingerprint again: idempotent, uses no extra seat), `DEVICE_LIMIT_REACHED` (`activated: false`), `ACTIVATED` (a new device). Concurrent activations never exceed the seats.',
+  description: '`code`, first match wins: `NOT_FOUND`, `PRODUCT_MISMATCH`, `SUSPENDED`, `EXPIRED`, `ALREADY_ACTIVATED` (same fingerprint again: idempotent, uses no extra seat), `ACTIVATION_LIMIT_REACHED` (more new activations than the license allows within its trailing period, even with free seats; `activated: false`), `DEVICE_LIMIT_REACHED` (`activated: false`), `ACTIVATED` (a new device). A license in its grace period refuses new activations (`EXPIRED`). Concurrent activations never exceed the seats.',
 })
 
 export const deactivateAnswerSchema = z.union([
@@ -126,6 +128,21 @@ export const deactivateAnswerSchema = z.union([
 ]).meta({
   id: 'DeactivateAnswer',
   description: '`code`: `DEACTIVATED` (the seat is free), `DEVICE_NOT_ACTIVATED`, `NOT_FOUND`, `PRODUCT_MISMATCH`. Works on suspended and expired licenses too. Never signed.',
+})
+
+export const heartbeatAnswerSchema = z.union([
+  z.strictObject({ alive: z.literal(false), code: z.enum(NO_LICENSE), nonce: nonceEcho }),
+  z.strictObject({
+    alive: z.boolean().meta({ description: '`true` exactly for `ALIVE`.' }),
+    code: z.enum(without(HEARTBEAT_CODES, NO_LICENSE)),
+    leaseExpiresAt: isoDate.nullable().meta({ description: 'When the renewed lease lapses (send the next heartbeat before it); `null` when the license has no leases or the answer is not `ALIVE`.' }),
+    devices: devicesSchema,
+    nonce: nonceEcho,
+    token,
+  }),
+]).meta({
+  id: 'HeartbeatAnswer',
+  description: '`code`, first match wins: `NOT_FOUND`, `PRODUCT_MISMATCH`, `SUSPENDED`, `EXPIRED`, `DEVICE_NOT_ACTIVATED` (this fingerprint holds no seat, or its lease lapsed: activate again), `ALIVE` (the lease is renewed by the license\'s `leaseDuration`).',
 })
 
 export const healthAnswerSchema = z.union([

@@ -64,7 +64,7 @@ describe('the served document', () => {
 })
 
 describe('public routes: every business code and every protocol error conforms', () => {
-  it('verify: VALID, signed, NOT_FOUND, PRODUCT_MISMATCH, SUSPENDED, EXPIRED, DEVICE_NOT_ACTIVATED', async () => {
+  it('verify: VALID, signed, NOT_FOUND, PRODUCT_MISMATCH, SUSPENDED, EXPIRED, DEVICE_NOT_ACTIVATED, GRACE_PERIOD', async () => {
     const owner = await seedOwner(w)
     const ok = await seedLicense(w, owner.id, { maxDevices: 3, metadata: { tier: 'pro' }, expiresIn: '30d' })
     const v = (body: unknown) => send('POST', '/api/v1/licenses/verify', { body })
@@ -81,9 +81,12 @@ describe('public routes: every business code and every protocol error conforms',
     expect((await v({ key: suspended.key, signed: true })).body.code).toBe('SUSPENDED')
     const expired = await seedLicense(w, owner.id, { expiresAt: new Date(Date.now() - 86_400_000) })
     expect((await v({ key: expired.key.replace(KEY_PREFIX, '').toLowerCase() })).body.code).toBe('EXPIRED')
+    const inGrace = await seedLicense(w, owner.id, { expiresAt: new Date(Date.now() - 3_600_000), grace: '7d' })
+    const grace = await v({ key: inGrace.key, signed: true })
+    expect(grace.body).toMatchObject({ valid: true, status: 'active', code: 'GRACE_PERIOD', license: { graceEndsAt: inGrace.license.graceEndsAt!.toISOString() } })
   })
 
-  it('activate: ACTIVATED, ALREADY_ACTIVATED, DEVICE_LIMIT_REACHED, SUSPENDED, EXPIRED, NOT_FOUND, PRODUCT_MISMATCH', async () => {
+  it('activate: ACTIVATED, ALREADY_ACTIVATED, DEVICE_LIMIT_REACHED, ACTIVATION_LIMIT_REACHED, SUSPENDED, EXPIRED, NOT_FOUND, PRODUCT_MISMATCH', async () => {
     const owner = await seedOwner(w)
     const one = await seedLicense(w, owner.id, { maxDevices: 1 })
     const a = (body: unknown) => send('POST', '/api/v1/licenses/activate', { body })
@@ -97,6 +100,30 @@ describe('public routes: every business code and every protocol error conforms',
     expect((await a({ key: suspended.key, fingerprint: 'dev-1' })).body.code).toBe('SUSPENDED')
     const expired = await seedLicense(w, owner.id, { expiresAt: new Date(Date.now() - 1000) })
     expect((await a({ key: expired.key, fingerprint: 'dev-1', signed: true })).body.code).toBe('EXPIRED')
+    // Churn limit: one new activation a month, even with a free seat.
+    const churn = await seedLicense(w, owner.id, { maxDevices: 3, maxActivationsPerPeriod: { count: 1, period: '30d' } })
+    expect((await a({ key: churn.key, fingerprint: 'c-1' })).body.code).toBe('ACTIVATED')
+    await send('POST', '/api/v1/licenses/deactivate', { body: { key: churn.key, fingerprint: 'c-1' } })
+    expect((await a({ key: churn.key, fingerprint: 'c-2' })).body).toEqual({ activated: false, code: 'ACTIVATION_LIMIT_REACHED', devices: { used: 0, max: 3 } })
+  })
+
+  it('heartbeat: ALIVE (signed, nonce), DEVICE_NOT_ACTIVATED, SUSPENDED, EXPIRED, NOT_FOUND, PRODUCT_MISMATCH', async () => {
+    const owner = await seedOwner(w)
+    const floating = await seedLicense(w, owner.id, { maxDevices: 2, leaseDuration: '15min' })
+    const h = (body: unknown) => send('POST', '/api/v1/licenses/heartbeat', { body })
+    await send('POST', '/api/v1/licenses/activate', { body: { key: floating.key, fingerprint: 'dev-1' } })
+    const alive = await h({ key: floating.key, fingerprint: 'dev-1', nonce: 'n-4', signed: true })
+    expect(alive.body).toMatchObject({ alive: true, code: 'ALIVE', nonce: 'n-4', devices: { used: 1, max: 2 } })
+    expect(Date.parse(alive.body.leaseExpiresAt) - Date.now()).toBeGreaterThan(14 * 60_000)
+    expect(alive.body.token).toBeTypeOf('string')
+    expect((await h({ key: floating.key, fingerprint: 'dev-2' })).body).toEqual({ alive: false, code: 'DEVICE_NOT_ACTIVATED', leaseExpiresAt: null, devices: { used: 1, max: 2 } })
+    expect((await h({ key: unknownKey(), fingerprint: 'dev-1' })).body.code).toBe('NOT_FOUND')
+    expect((await h({ key: floating.key, fingerprint: 'dev-1', product: 'another-app' })).body.code).toBe('PRODUCT_MISMATCH')
+    const suspended = await seedLicense(w, owner.id, { leaseDuration: '15min' })
+    await setLicense(w, suspended.license.id, { status: 'suspended' })
+    expect((await h({ key: suspended.key, fingerprint: 'dev-1', signed: true })).body.code).toBe('SUSPENDED')
+    const expired = await seedLicense(w, owner.id, { expiresAt: new Date(Date.now() - 1000) })
+    expect((await h({ key: expired.key, fingerprint: 'dev-1' })).body.code).toBe('EXPIRED')
   })
 
   it('deactivate: DEACTIVATED, DEVICE_NOT_ACTIVATED, NOT_FOUND, PRODUCT_MISMATCH', async () => {
@@ -305,7 +332,7 @@ describe('500 and 503 where documented', () => {
     const owner = await seedOwner(w)
     const l = await seedLicense(w, owner.id)
     await w.reconfigure({ secrets: { TOKEN_SIGNING_KEY: '' }, vars: { LM_FAULTS: '1' } })
-    for (const route of ['verify', 'activate']) {
+    for (const route of ['verify', 'activate', 'heartbeat']) {
       const r = await send('POST', `/api/v1/licenses/${route}`, { body: { key: l.key, fingerprint: 'dev-503', signed: true } })
       expect([route, r.status, r.body.error.code]).toEqual([route, 503, 'UNAVAILABLE'])
     }
