@@ -96,11 +96,18 @@ describe('online', () => {
     expect(() => new LicenseClient({ baseUrl: 'ftp://example' })).toThrow(TypeError)
   })
 
-  it('heartbeat sends key, fingerprint, a nonce and signed:true (this server has no lease route yet: ROUTE_NOT_FOUND)', async () => {
-    const { key } = await license()
-    const r = await client().heartbeat(key, { fingerprint: 'fp' })
-    expect(r).toMatchObject({ alive: false, code: 'REQUEST_REFUSED', error: { code: 'ROUTE_NOT_FOUND' } })
-    expect(JSON.parse(proxy.log.at(-1)!.requestBody)).toMatchObject({ key, fingerprint: 'fp', signed: true, nonce: expect.stringMatching(/^[\w-]{22}$/) })
+  it('heartbeat on a floating license: ALIVE from a signed answer carrying the nonce it sent; an unactivated device is DEVICE_NOT_ACTIVATED', async () => {
+    const { key } = await license({ maxDevices: 2, leaseDuration: '15min' })
+    const c = client()
+    expect((await c.activate(key, { fingerprint: 'fp' })).code).toBe('ACTIVATED')
+    const r = await c.heartbeat(key, { fingerprint: 'fp' })
+    expect(r).toMatchObject({ alive: true, code: 'ALIVE', offline: false, devices: { used: 1, max: 2 } })
+    expect(Date.parse(r.leaseExpiresAt!) - Date.now()).toBeGreaterThan(14 * 60_000)
+    expect(r.token).toBeTypeOf('string')
+    const sent = JSON.parse(proxy.log.at(-1)!.requestBody)
+    expect(sent).toMatchObject({ key, fingerprint: 'fp', signed: true, nonce: expect.stringMatching(/^[\w-]{22}$/) })
+    expect(JSON.parse(proxy.log.at(-1)!.responseBody).nonce).toBe(sent.nonce)
+    expect(await c.heartbeat(key, { fingerprint: 'other' })).toMatchObject({ alive: false, code: 'DEVICE_NOT_ACTIVATED', leaseExpiresAt: null })
   })
 })
 
