@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
+import { constants as zlibConstants, createBrotliCompress, createGzip, type Transform } from 'node:zlib'
 import { Pool } from 'undici'
 
 export interface FrontOptions {
@@ -35,6 +36,31 @@ const EDGE_SET = new Set(['x-forwarded-for', 'x-real-ip', 'true-client-ip', 'for
 /** Always set by the front (as the edge sets it): a client's value never passes. */
 const FRONT_SET = new Set(['cf-connecting-ip', 'x-forwarded-proto'])
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer'])
+
+/** Text worth compressing: the app's pages, scripts, styles, JSON and SVG. */
+const COMPRESSIBLE = /^(text\/|application\/(javascript|json|manifest\+json|xml)|image\/svg\+xml)/i
+/** Answers below this size (verify's JSON, most API answers) are sent as they are: not worth the CPU. */
+const MIN_COMPRESS_BYTES = 1024
+
+/**
+ * What Cloudflare's edge (and wrangler's dev proxy) do and workerd alone does not: compress text
+ * answers for clients that accept it — brotli, else gzip. Nothing already encoded, no ranges, no
+ * small bodies. Returns the encoder to write the body through, or null to pass it on as it is.
+ */
+export function compressorFor(acceptEncoding: string | undefined, method: string | undefined, statusCode: number, headers: Record<string, string | string[] | undefined>): { encoding: 'br' | 'gzip', stream: Transform } | null {
+  if (method === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 206 || statusCode === 304) return null
+  if (headers['content-encoding'] || headers['content-range']) return null
+  const type = String(headers['content-type'] ?? '')
+  if (!COMPRESSIBLE.test(type)) return null
+  const length = headers['content-length'] === undefined ? Number.POSITIVE_INFINITY : Number(headers['content-length'])
+  if (length < MIN_COMPRESS_BYTES) return null
+  if (/\bno-transform\b/i.test(String(headers['cache-control'] ?? ''))) return null
+  const accepted = new Set((acceptEncoding ?? '').split(',').map(part => part.trim().toLowerCase().split(';')).filter(([, q]) => !/^\s*q\s*=\s*0(\.0*)?\s*$/.test(q ?? '')).map(([name]) => name))
+  const accepts = (name: string) => accepted.has(name)
+  if (accepts('br')) return { encoding: 'br', stream: createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } }) }
+  if (accepts('gzip')) return { encoding: 'gzip', stream: createGzip({ level: 6 }) }
+  return null
+}
 
 /** `::ffff:192.0.2.1` → `192.0.2.1`; anything that is not an address → ''. */
 export function plainAddress(value: string | undefined): string {
@@ -140,6 +166,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     // Absolute-form target to workerd's proxy-style socket: the worker sees this URL as request.url.
     // https only when a trusted reverse proxy says so (it terminated TLS).
     const proto = trusted && /^https$/i.test(String(req.headers['x-forwarded-proto'] ?? '').split(',').pop()!.trim()) ? 'https' : 'http'
+    let encoder: Transform | null = null
     await new Promise<void>((done) => {
       upstream.dispatch({
         path: `${proto}://${host}${req.url?.startsWith('/') ? req.url : '/'}`,
@@ -156,16 +183,28 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
         },
         onResponseStart(_controller, statusCode, headers) {
           for (const name of RESPONSE_HOP_BY_HOP) Reflect.deleteProperty(headers, name)
-          res.writeHead(statusCode, headers as Record<string, string | string[]>)
+          const h = headers as Record<string, string | string[]>
+          const c = compressorFor(req.headers['accept-encoding'], req.method, statusCode, h)
+          if (c) {
+            Reflect.deleteProperty(h, 'content-length')
+            h['content-encoding'] = c.encoding
+            const vary = String(h.vary ?? '')
+            if (!/\baccept-encoding\b/i.test(vary)) h.vary = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding'
+            encoder = c.stream
+            encoder.pipe(res)
+          }
+          res.writeHead(statusCode, h)
         },
         onResponseData(controller, chunk) {
-          if (!res.write(chunk)) {
+          const sink = encoder ?? res
+          if (!sink.write(chunk)) {
             controller.pause()
-            res.once('drain', () => controller.resume())
+            sink.once('drain', () => controller.resume())
           }
         },
         onResponseEnd() {
-          res.end()
+          if (encoder) encoder.end()
+          else res.end()
           done()
         },
         onResponseError(_controller, error) {

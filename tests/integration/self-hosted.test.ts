@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { events } from '../../db/schema'
 import { generateKey } from '../../server/lib/keys'
-import { clientIpFor, forwardedHeaders, plainAddress } from '../../scripts/lib/front'
+import { clientIpFor, compressorFor, forwardedHeaders, plainAddress } from '../../scripts/lib/front'
 import { startWorker, type TestWorker } from '../support/worker'
 
 const post = (w: TestWorker, headers: Record<string, string>, body: unknown) =>
@@ -91,9 +91,39 @@ describe('TRUST_PROXY_HEADER=X-Forwarded-For (behind the operator\'s own reverse
     expect(res.status).toBe(413)
     expect((await res.json()).error.code).toBe('PAYLOAD_TOO_LARGE')
   })
+
+  it('compresses pages and scripts as the edge does (brotli, else gzip), byte for byte the same content; small API answers as they are', async () => {
+    const page = await fetch(`${w.url}/login`, { headers: { 'accept-encoding': 'br' } })
+    expect(page.headers.get('content-encoding')).toBe('br')
+    const script = /src="(\/_nuxt\/[^"]+\.js)"/.exec(await page.text())?.[1]
+    expect(script).toBeTruthy()
+    const plain = await fetch(`${w.url}${script}`, { headers: { 'accept-encoding': 'identity' } })
+    expect(plain.headers.get('content-encoding')).toBeNull()
+    const body = await plain.text()
+    for (const [accept, encoding] of [['br, gzip', 'br'], ['gzip', 'gzip'], ['gzip, br;q=0', 'gzip']] as const) {
+      const res = await fetch(`${w.url}${script}`, { headers: { 'accept-encoding': accept } })
+      expect([accept, res.headers.get('content-encoding'), res.headers.get('vary')?.toLowerCase().includes('accept-encoding')]).toEqual([accept, encoding, true])
+      expect(await res.text()).toBe(body)
+    }
+    const health = await fetch(`${w.url}/api/v1/health`, { headers: { 'accept-encoding': 'br, gzip' } })
+    expect(health.headers.get('content-encoding')).toBeNull()
+  })
 })
 
 describe('the front\'s header rules', () => {
+  it('compresses only text worth it, for clients that accept it', () => {
+    const js = { 'content-type': 'text/javascript; charset=utf-8', 'content-length': '50000' }
+    expect(compressorFor('br, gzip', 'GET', 200, js)?.encoding).toBe('br')
+    expect(compressorFor('gzip;q=1, br;q=0', 'GET', 200, js)?.encoding).toBe('gzip')
+    expect(compressorFor('identity', 'GET', 200, js)).toBeNull()
+    expect(compressorFor('br', 'HEAD', 200, js)).toBeNull()
+    expect(compressorFor('br', 'GET', 304, js)).toBeNull()
+    expect(compressorFor('br', 'GET', 200, { ...js, 'content-encoding': 'gzip' })).toBeNull()
+    expect(compressorFor('br', 'GET', 200, { ...js, 'content-length': '200' })).toBeNull()
+    expect(compressorFor('br', 'GET', 200, { 'content-type': 'image/png', 'content-length': '50000' })).toBeNull()
+    expect(compressorFor('br', 'GET', 200, { 'content-type': 'text/html' })?.encoding).toBe('br')
+  })
+
   it('plain addresses only', () => {
     expect(plainAddress('::ffff:192.0.2.7')).toBe('192.0.2.7')
     expect(plainAddress('[2001:db8::1]')).toBe('2001:db8::1')
