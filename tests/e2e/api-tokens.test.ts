@@ -6,7 +6,7 @@ import { createProductSchema } from '../../shared/schemas/products'
 import { launchBrowser } from '../support/browser'
 import { uniqueEmail } from '../support/client'
 import { signIn } from '../support/e2e'
-import { mgmt } from '../support/management'
+import { mgmt, tokenFor } from '../support/management'
 import { startWorker, type TestWorker } from '../support/worker'
 
 let w: TestWorker
@@ -16,12 +16,14 @@ const seller = { email: uniqueEmail('tok-seller'), password: 'seller-password-42
 const consoleErrors: string[] = []
 let token = ''
 let licenseId = ''
+let sellerId = ''
 
 beforeAll(async () => {
   w = await startWorker()
   browser = await launchBrowser()
   const { ctx } = w.context()
   const { user } = await createUser(ctx, { email: seller.email, name: 'Seller', role: 'user', password: seller.password })
+  sellerId = user.id
   await createProduct(ctx, user.id, createProductSchema.parse({ name: 'Photo Pro', slug: 'photo-pro' }))
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: w.url })
@@ -87,6 +89,29 @@ describe('API tokens end to end (headless Chromium, built worker, real D1)', () 
     const refused = await mgmt(w, token, 'GET', `/licenses/${licenseId}`)
     expect(refused.status).toBe(401)
     expect(refused.json.error.message).toBe('This API token was revoked')
+  })
+
+  it('an admin sees every user\'s tokens under Admin → API tokens and revokes one', async () => {
+    const made = await tokenFor(w, sellerId, { name: 'CRM sync' })
+    const admin = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage()
+    admin.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${admin.url()}: ${m.text()}`) })
+    await signIn(admin, w.url, w.admin.email, w.admin.password)
+    await admin.getByTestId('nav-admin').getByRole('link', { name: 'API tokens' }).click()
+    await admin.waitForURL(/\/admin\/tokens$/)
+    const list = admin.getByTestId('admin-tokens').getByTestId('tokens-list')
+    const row = list.locator('li').filter({ hasText: 'CRM sync' })
+    await row.getByText(seller.email).waitFor()
+    // The revoked one is hidden until asked for.
+    expect(await list.locator('li').filter({ hasText: 'Stripe checkout' }).count()).toBe(0)
+    await admin.getByTestId('admin-tokens-show-revoked').click()
+    await list.locator('li').filter({ hasText: 'Stripe checkout' }).getByTestId('token-status').getByText('revoked').waitFor()
+    expect((await mgmt(w, made.token, 'GET', '/products')).status).toBe(200)
+    await row.getByTestId('token-revoke').click()
+    await admin.getByTestId('confirm-ok').click()
+    await admin.getByText('Token revoked').first().waitFor()
+    await row.getByTestId('token-status').getByText('revoked').waitFor()
+    expect((await mgmt(w, made.token, 'GET', '/products')).status).toBe(401)
+    await admin.context().close()
   })
 
   it('at 390 px the Account page is no wider than the screen', async () => {

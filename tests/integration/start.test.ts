@@ -64,6 +64,9 @@ describe('npm start', () => {
       expect(await page.text()).toContain('kept@example.com') // SSR through tRPC keeps the D1 binding
       // The first start generated TOKEN_SIGNING_KEY: signed answers have a key to verify with.
       expect((await (await fetch(`${url}/.well-known/jwks.json`)).json()).keys).toHaveLength(1)
+      // …and API_TOKEN_SECRET: an API token made in the web app drives the management API.
+      const { token } = await c.trpc.tokens.create.mutate({ name: 'start' })
+      expect((await fetch(`${url}/api/v1/licenses`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
     })
     expect(first).toMatch(/Applying migrations/)
 
