@@ -125,7 +125,9 @@ function errorResponses(c: Components, route: ApiRoute): Record<string, Json> {
   const out: Record<string, Json> = {}
   for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
     // The one error shape, with `code` narrowed to what this status can carry here.
-    const schema = c.add(errorBodySchema(codes), 'output')
+    const schema = c.add(errorBodySchema(codes), 'output') as { properties: { error: { properties: { code: Json } } } }
+    // Every code is one named enum (ErrorCode, with what each means); this answer narrows it.
+    schema.properties.error.properties.code = { $ref: '#/components/schemas/ErrorCode', enum: codes }
     out[String(status)] = c.response(codes, {
       description: codes.map(code => `\`${code}\`: ${ERROR_DOCS[code] ?? ''}`.trim()).join(' '),
       ...(STATUS_HEADERS[status] ? { headers: headerRefs(STATUS_HEADERS[status]!) } : {}),
@@ -197,6 +199,11 @@ export function buildOpenApiDocument(opts: { version?: string } = {}): Json {
   for (const route of routes) (paths[route.path] ??= {})[route.method] = operation(c, route)
   // The signed token's claims (referenced by the answers' `token.contentSchema`).
   c.add(licenseTokenClaimsSchema, 'output')
+  c.schemas.ErrorCode = {
+    type: 'string',
+    enum: ERROR_CODES,
+    description: `\`error.code\` of every error answer:\n\n${ERROR_CODES.map(code => `- \`${code}\` (${API_ERRORS[code]}): ${ERROR_DOCS[code] ?? ''}`).join('\n')}`,
+  }
   const tags = [...new Set(routes.map(r => r.tag))]
   const used = JSON.stringify([paths, c.responses])
   const headers = Object.fromEntries(Object.entries(HEADERS).filter(([name]) => used.includes(`"#/components/headers/${name}"`)))

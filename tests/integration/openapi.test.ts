@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateKey } from '../../server/lib/keys'
-import { ROUTES } from '../../server/lib/public-api'
+import { API_ERRORS, ROUTES } from '../../server/lib/public-api'
 import { randomIp } from '../support/client'
 import { tokenFor } from '../support/management'
 import { seedLicense, seedOwner, setLicense } from '../support/licenses'
@@ -60,6 +60,7 @@ describe('the served document', () => {
   it('documents every error code of the code→status map, and the security of every operation', () => {
     for (const o of c.operations) expect(Array.isArray(o.op.security), o.op.operationId).toBe(true)
     expect(c.doc.info.description).toContain('`ROUTE_NOT_FOUND`')
+    expect(c.doc.components.schemas.ErrorCode.enum).toEqual(Object.keys(API_ERRORS))
   })
 })
 

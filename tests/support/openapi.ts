@@ -109,7 +109,9 @@ function collectCodes(s: Json | undefined, c: Conformance, out: Set<string>) {
   if (!s) return
   s = c.resolve(s)
   for (const k of ['anyOf', 'oneOf', 'allOf'] as const) for (const sub of s[k] ?? []) collectCodes(sub, c, out)
-  const code = s.properties?.code && c.resolve(s.properties.code)
+  // A narrowed enum beside a $ref (ErrorCode) is what this answer allows: read it before resolving.
+  const raw = s.properties?.code
+  const code = raw?.enum || raw?.const !== undefined ? raw : raw && c.resolve(raw)
   for (const v of code?.enum ?? (code?.const !== undefined ? [code.const] : [])) out.add(v)
   if (s.properties?.error) collectCodes(s.properties.error, c, out)
 }
