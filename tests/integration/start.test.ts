@@ -49,7 +49,8 @@ async function start(port: number, check: (url: string, output: string) => Promi
 }
 
 describe('npm start', () => {
-  it('first run prints an admin login that works; later runs keep the data and print none', async () => {
+  // Two real `npm start`s (wrangler dev + migrations + scrypt sign-ins): ~40–60 s each on a busy two-core machine.
+  it('first run prints an admin login that works; later runs keep the data and print none', { timeout: 240_000 }, async () => {
     let password = ''
     const first = await start(await freePort(), async (url, out) => {
       const m = /email:\s+(\S+)\s+password:\s+(\S+)/.exec(out)
