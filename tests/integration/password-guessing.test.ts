@@ -196,7 +196,9 @@ describe('parallel guesses', () => {
   })
 })
 
-describe('the client IP as a limit key', () => {
+// Each test signs in up to 11 times one after another at the real scrypt cost (~1 s per hash on a
+// loaded 2-core machine): more than the project's 60 s default when other workers share the CPU.
+describe('the client IP as a limit key', { timeout: 180_000 }, () => {
   async function wrongLogins(email: string, ips: string[]) {
     const out: string[] = []
     for (const [i, ip] of ips.entries()) out.push((await errorOf(new Caller(w.url, ip).login(email, `ip-guess-${i}`))).code)
