@@ -96,11 +96,16 @@ describe('online', () => {
     expect(() => new LicenseClient({ baseUrl: 'ftp://example' })).toThrow(TypeError)
   })
 
-  it('heartbeat sends key, fingerprint, a nonce and signed:true (this server has no lease route yet: ROUTE_NOT_FOUND)', async () => {
-    const { key } = await license()
-    const r = await client().heartbeat(key, { fingerprint: 'fp' })
-    expect(r).toMatchObject({ alive: false, code: 'REQUEST_REFUSED', error: { code: 'ROUTE_NOT_FOUND' } })
-    expect(JSON.parse(proxy.log.at(-1)!.requestBody)).toMatchObject({ key, fingerprint: 'fp', signed: true, nonce: expect.stringMatching(/^[\w-]{22}$/) })
+  it('heartbeat sends key, fingerprint, a nonce and signed:true, and renews a floating seat\'s lease (docs/policies.md)', async () => {
+    const { key } = await license({ leaseDuration: '15min', maxDevices: 2 })
+    const c = client()
+    const before = await c.heartbeat(key, { fingerprint: 'fp' })
+    expect(before).toMatchObject({ alive: false, code: 'DEVICE_NOT_ACTIVATED' })
+    expect(JSON.parse(proxy.log.findLast(x => x.path.endsWith('/heartbeat'))!.requestBody)).toMatchObject({ key, fingerprint: 'fp', signed: true, nonce: expect.stringMatching(/^[\w-]{22}$/) })
+    expect((await c.activate(key, { fingerprint: 'fp' })).code).toBe('ACTIVATED')
+    const r = await c.heartbeat(key, { fingerprint: 'fp' })
+    expect(r).toMatchObject({ alive: true, code: 'ALIVE', devices: { used: 1, max: 2 } })
+    expect(Date.parse(r.leaseExpiresAt!) - Date.now()).toBeGreaterThan(14 * 60_000)
   })
 })
 
