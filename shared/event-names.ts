@@ -97,7 +97,7 @@ export function outcomeLabel(outcome: string): string {
 }
 
 export function outcomeColor(outcome: string): 'success' | 'error' | 'warning' {
-  if (['success', 'VALID', 'ACTIVATED', 'ALREADY_ACTIVATED', 'DEACTIVATED'].includes(outcome)) return 'success'
+  if (['success', 'VALID', 'ACTIVATED', 'ALREADY_ACTIVATED', 'DEACTIVATED', 'ALIVE'].includes(outcome)) return 'success'
   if (['failure', 'NOT_FOUND', 'RATE_LIMITED', 'BLOCKED', 'PRODUCT_MISMATCH'].includes(outcome)) return 'error'
   return 'warning'
 }

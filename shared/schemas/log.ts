@@ -31,7 +31,7 @@ export function eventGroupSql(): string {
 }
 
 /** Validation outcomes that count as "succeeded" in the chart; every other outcome is a failure. */
-export const SUCCESS_OUTCOMES = ['VALID', 'ACTIVATED', 'ALREADY_ACTIVATED', 'DEACTIVATED'] as const
+export const SUCCESS_OUTCOMES = ['VALID', 'ACTIVATED', 'ALREADY_ACTIVATED', 'DEACTIVATED', 'ALIVE'] as const
 
 const shortText = (max: number) => z.string().trim().max(max)
 /** An empty query-string value means "no filter". */
