@@ -11,6 +11,7 @@ import { keyCommands } from './commands/keys'
 import { licenseCommands } from './commands/licenses'
 import { productCommands } from './commands/products'
 import { signingKeyCommands, type StandaloneCommand } from './commands/signing-keys'
+import { tokenCommands } from './commands/tokens'
 import { userCommands } from './commands/users'
 import { webhookCommands } from './commands/webhooks'
 import { openPlatform } from './platform'
@@ -44,6 +45,10 @@ Commands:
                         all events when --events is absent; prints the signing secret once
   webhook list [--owner EMAIL] [--json]
   webhook remove ID [--json]
+  token create --owner EMAIL [--name N] [--read-only] [--expires-in D] [--json]
+                        an API token for the management API; prints the secret once
+  token list [--owner EMAIL] [--json]
+  token revoke ID [--json]
 
 Durations (D): Nh, Nd, Nw, Nmo (calendar months) or Ny, e.g. 30d, 1y.
 
@@ -57,7 +62,7 @@ Global options:
 
 const GLOBAL_FLAGS = { 'json': 'boolean', 'remote': 'boolean', 'persist-to': 'string', 'secrets-file': 'string', 'help': 'boolean' } as const
 
-const COMMANDS: Record<string, Command | StandaloneCommand> = { ...userCommands, ...productCommands, ...licenseCommands, ...keyCommands, ...signingKeyCommands, ...webhookCommands }
+const COMMANDS: Record<string, Command | StandaloneCommand> = { ...userCommands, ...productCommands, ...licenseCommands, ...keyCommands, ...signingKeyCommands, ...webhookCommands, ...tokenCommands }
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Worker secrets the app needs; each is generated locally on first start (production: wrangler secret put). */
-export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY'] as const
+export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY', 'API_TOKEN_SECRET'] as const
 export type Secrets = Record<(typeof SECRET_NAMES)[number], string>
 
 /** A fresh Ed25519 private key for signed answers: PKCS#8 DER, base64 on one line (docs/offline.md). */

@@ -4,10 +4,16 @@
  */
 export const API_ERRORS = {
   BAD_REQUEST: 400,
+  // The management API's (docs/management-api.md) besides the public routes' own.
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  VALIDATION_FAILED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
@@ -34,13 +40,19 @@ export function json(status: number, body: unknown, extra: Record<string, string
 }
 
 export class ApiError extends Error {
-  constructor(public readonly code: ApiErrorCode, message: string, public readonly headers: Record<string, string> = {}) {
+  constructor(
+    public readonly code: ApiErrorCode,
+    message: string,
+    public readonly headers: Record<string, string> = {},
+    /** VALIDATION_FAILED: field → what is wrong with it. */
+    public readonly fields?: Record<string, string>,
+  ) {
     super(message)
   }
 }
 
 export function errorResponse(e: ApiError): Response {
-  return json(API_ERRORS[e.code], { error: { code: e.code, message: e.message } }, e.headers)
+  return json(API_ERRORS[e.code], { error: e.fields ? { code: e.code, message: e.message, fields: e.fields } : { code: e.code, message: e.message } }, e.headers)
 }
 
 /** Content-Type must be JSON (parameters such as charset allowed). */

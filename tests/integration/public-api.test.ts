@@ -247,7 +247,8 @@ describe('protocol errors', () => {
   })
 
   it('404 ROUTE_NOT_FOUND under /api/v1', async () => {
-    for (const path of ['/api/v1/licenses/validate', '/api/v1/nope', '/api/v1/licenses', '/api/v1/licenses/verify/extra']) {
+    // (/api/v1/licenses and /api/v1/licenses/{id} are the management API's: tests/integration/management-api.test.ts.)
+    for (const path of ['/api/v1/nope', '/api/v1/nope/deeper', '/api/v1/licenses/verify/extra', '/api/v1/licenses/lic_x/devices']) {
       const r = await raw(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
       expect(r.status, path).toBe(404)
       expect(r.json.error.code).toBe('ROUTE_NOT_FOUND')

@@ -16,6 +16,7 @@ export const TEST_SECRETS = {
   KEY_HMAC_SECRET: randomBytes(32).toString('base64url'),
   KEY_ENC_SECRET: randomBytes(32).toString('base64url'),
   TOKEN_SIGNING_KEY: generateSigningKey(),
+  API_TOKEN_SECRET: randomBytes(32).toString('base64url'),
 }
 
 export interface TestWorker {
