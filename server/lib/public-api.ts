@@ -64,18 +64,29 @@ export function isJsonContentType(value: string | null): boolean {
 
 /** `product`: the slug of the product the calling application is (PRODUCT_MISMATCH when the license is not for it). */
 export interface Fields { key: string, fingerprint?: string, name?: string, product?: string, nonce?: string, signed?: boolean }
-type StringField = 'key' | 'fingerprint' | 'name' | 'product' | 'nonce'
+export type StringField = 'key' | 'fingerprint' | 'name' | 'product' | 'nonce'
 
-const FIELD_RULES: Record<Route, { required: StringField[], optional: StringField[] }> = {
+export const FIELD_RULES: Record<Route, { required: StringField[], optional: StringField[] }> = {
   verify: { required: ['key'], optional: ['fingerprint'] },
   activate: { required: ['key', 'fingerprint'], optional: ['name'] },
   deactivate: { required: ['key', 'fingerprint'], optional: [] },
 }
 /** Optional on every route: the caller's product, a nonce to echo, and `signed` for a signed token (docs/offline.md). */
-const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']
-const MAX_LENGTH: Record<StringField, number> = { key: 256, fingerprint: 256, name: 128, product: 256, nonce: 128 }
+export const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']
+export const MAX_LENGTH: Record<StringField, number> = { key: 256, fingerprint: 256, name: 128, product: 256, nonce: 128 }
 
-/** Parse and check a body for a route: an object whose fields are non-empty strings within limits. */
+function codePoints(s: string): number {
+  let n = 0
+  for (const _ of s) n++
+  return n
+}
+
+/**
+ * Parse and check a body for a route: an object whose fields are non-empty strings within limits.
+ * A hand-written reader of the rules above, kept off zod on the verify path; the zod schemas the
+ * OpenAPI document is generated from (shared/schemas/public-api.ts) are built from the same rules,
+ * and tests/unit/public-api-schemas.test.ts proves both accept and refuse the same bodies.
+ */
 export function parseBody(route: Route, text: string): Fields {
   let data: unknown
   try {
@@ -97,7 +108,9 @@ export function parseBody(route: Route, text: string): Fields {
     }
     if (typeof value !== 'string') throw new ApiError('BAD_REQUEST', `"${field}" must be a string`)
     if (value.length === 0) throw new ApiError('BAD_REQUEST', `"${field}" must not be empty`)
-    if (value.length > MAX_LENGTH[field]) throw new ApiError('BAD_REQUEST', `"${field}" must be at most ${MAX_LENGTH[field]} characters`)
+    // Characters are Unicode code points, as JSON Schema's maxLength (and zod) count them; a string
+    // within the limit in UTF-16 units is within it in code points, so only an overflow is counted.
+    if (value.length > MAX_LENGTH[field] && codePoints(value) > MAX_LENGTH[field]) throw new ApiError('BAD_REQUEST', `"${field}" must be at most ${MAX_LENGTH[field]} characters`)
     out[field] = value
   }
   const signed = Object.prototype.hasOwnProperty.call(obj, 'signed') ? obj.signed : undefined

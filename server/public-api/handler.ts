@@ -13,6 +13,7 @@ import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
 import { handleManagementApi } from '../management-api/handler'
 import { JWKS_API_PATH, jwksResponse } from './jwks'
+import { OPENAPI_PATH, openApiResponse, READ_CORS_HEADERS } from './openapi'
 
 /**
  * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate}.
@@ -89,7 +90,9 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     // Liveness for uptime checks (and the benchmark's floor: the cheapest answer this Worker gives).
     // `?deep=1` also runs one D1 statement (readiness: is the database reachable?) that reads the
     // count of audit events lost after every retry — an operator's alarm (docs/system-log.md).
-    if (pathname === '/api/v1/health' && (request.method === 'GET' || request.method === 'HEAD')) {
+    if (pathname === '/api/v1/health') {
+      if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: READ_CORS_HEADERS })
+      if (request.method !== 'GET' && request.method !== 'HEAD') throw new ApiError('METHOD_NOT_ALLOWED', 'Use GET', { allow: 'GET, HEAD, OPTIONS' })
       let body = HEALTH
       if (request.url.endsWith('?deep=1')) {
         let lost: number
@@ -106,9 +109,12 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (pathname === JWKS_API_PATH) return await jwksResponse(request, env)
     const match = ROUTE_RE.exec(pathname)
     const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null
-    // Not a public route: the management API's (after the public routes, so verify's cost does not
-    // grow), which answers ROUTE_NOT_FOUND for a path of neither.
-    if (!route) return await handleManagementApi(request, env, dbFor(env.DB), waitUntil, pathname)
+    // Not a public route (off the verify path): this document, else the management API's, which
+    // answers ROUTE_NOT_FOUND for a path of neither.
+    if (!route) {
+      if (pathname === OPENAPI_PATH) return await openApiResponse(request)
+      return await handleManagementApi(request, env, dbFor(env.DB), waitUntil, pathname)
+    }
     if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
 
     // The brute-force guard's key: the IPv6 /64 or IPv4 address; no readable IP shares one bucket.
