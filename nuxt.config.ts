@@ -26,7 +26,11 @@ export default defineNuxtConfig({
   },
   // trpc-nuxt imports `#imports` and must be transpiled (STACK-NOTES).
   build: { transpile: ['trpc-nuxt'] },
-  alias: { '#db': '../db' },
+  alias: {
+    '#db': '../db',
+    // <UIcon> renders through this synchronous inline-SVG component (why: components/app/SyncIcon.ts).
+    '@nuxt/icon/runtime/components/index.js': fileURLToPath(new URL('./components/app/SyncIcon.ts', import.meta.url)),
+  },
   nitro: {
     preset: 'cloudflare-module',
     // Our own Worker entry: serves /api/v1 before Nitro and exports the RateLimiter Durable Object.
@@ -48,6 +52,8 @@ export default defineNuxtConfig({
       },
     },
   },
+  // LM_HYDRATION_DETAILS=1 nuxt build: Vue names each hydration mismatch in production (debugging only).
+  vite: { define: { __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: process.env.LM_HYDRATION_DETAILS === '1' } },
   typescript: { strict: true, typeCheck: false },
   eslint: { config: { stylistic: false } },
 })

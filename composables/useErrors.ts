@@ -23,7 +23,8 @@ export function useErrors() {
   }
 
   function toastError(error: unknown, title = 'Something went wrong') {
-    toast.add({ title, description: messageOf(error), color: 'error', icon: 'i-lucide-circle-alert' })
+    // Errors stay a little longer than the 3.5 s of other toasts (app.vue), so they can be read.
+    toast.add({ title, description: messageOf(error), color: 'error', icon: 'i-lucide-circle-alert', duration: 6000 })
   }
 
   /**

@@ -59,7 +59,7 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     await shown.waitFor()
     secret = await shown.inputValue()
     expect(secret).toMatch(/^whsec_/)
-    await page.getByTestId('created-webhook').getByRole('button', { name: 'Copy to clipboard' }).click()
+    await page.getByTestId('created-webhook-copy').click()
     await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(secret)
     await page.getByTestId('open-created-webhook').click()
     await page.waitForURL(/\/webhooks\/whk_[0-9a-z]+$/)
