@@ -99,6 +99,12 @@ export const CASES: MatrixCase[] = [
   // Your own sessions only, admin or not (admins end a user's sessions with users.endSessions).
   { path: 'account.revokeSession', type: 'mutation', expect: { ...OWNED, admin: 'NOT_FOUND' }, input: async f => ({ id: await f.freshOwnerSession() }) },
   { path: 'account.revokeOtherSessions', type: 'mutation', expect: SIGNED_IN },
+  // Your own progress only: the owner's fixtures tick their steps, the stranger's stay unticked.
+  { path: 'account.onboarding', type: 'query', expect: SIGNED_IN, check: (r, role) => {
+    const steps = r as Record<string, boolean>
+    if (role === 'stranger' && (steps.product || steps.license || steps.webhook)) throw new Error('the stranger\'s checklist shows the owner\'s objects')
+    if (role === 'owner' && !(steps.product && steps.license && steps.webhook)) throw new Error(`the owner's checklist misses their objects: ${JSON.stringify(steps)}`)
+  } },
 
   { path: 'users.list', type: 'query', expect: ADMIN_ONLY, input: () => ({}) },
   { path: 'users.get', type: 'query', expect: ADMIN_ONLY, input: f => ({ id: f.targetUserId }) },
