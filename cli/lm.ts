@@ -7,10 +7,12 @@
 import { ServiceError } from '../server/services/errors'
 import { parseArgs, str, UsageError } from './args'
 import type { Command } from './command'
+import { dbCommands } from './commands/db'
 import { keyCommands } from './commands/keys'
 import { licenseCommands } from './commands/licenses'
 import { productCommands } from './commands/products'
 import { signingKeyCommands, type StandaloneCommand } from './commands/signing-keys'
+import { tokenCommands } from './commands/tokens'
 import { userCommands } from './commands/users'
 import { webhookCommands } from './commands/webhooks'
 import { openPlatform } from './platform'
@@ -44,6 +46,14 @@ Commands:
                         all events when --events is absent; prints the signing secret once
   webhook list [--owner EMAIL] [--json]
   webhook remove ID [--json]
+  token create --owner EMAIL [--name N] [--read-only] [--expires-in D] [--json]
+                        an API token for the management API; prints the secret once
+  token list [--owner EMAIL] [--json]
+  token revoke ID [--json]
+  db backup FILE        a consistent copy of the local D1, also while npm start serves (docs/self-hosting.md)
+  db restore FILE       replace the local D1 with a backup (the server stopped; the old one is kept)
+  db export FILE        the local D1's data as SQL, for: wrangler d1 execute DB --remote --file FILE
+  db import FILE        load an export into a new local D1 (--persist-to DIR; the server stopped)
 
 Durations (D): Nh, Nd, Nw, Nmo (calendar months) or Ny, e.g. 30d, 1y.
 
@@ -57,7 +67,7 @@ Global options:
 
 const GLOBAL_FLAGS = { 'json': 'boolean', 'remote': 'boolean', 'persist-to': 'string', 'secrets-file': 'string', 'help': 'boolean' } as const
 
-const COMMANDS: Record<string, Command | StandaloneCommand> = { ...userCommands, ...productCommands, ...licenseCommands, ...keyCommands, ...signingKeyCommands, ...webhookCommands }
+const COMMANDS: Record<string, Command | StandaloneCommand> = { ...userCommands, ...productCommands, ...licenseCommands, ...keyCommands, ...signingKeyCommands, ...webhookCommands, ...tokenCommands, ...dbCommands }
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv

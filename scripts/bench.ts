@@ -1,7 +1,8 @@
 /**
- * `npm run bench` (issue 6, docs/performance.md): build if needed, seed fresh local D1s (a large and a
- * 1 k-license dataset) straight into their SQLite files, serve the built worker with `wrangler dev` as
- * `npm start` does, drive it with autocannon, and print one table + write bench/results/latest.json.
+ * `npm run bench` (issues 6 and 11, docs/performance.md): build if needed, seed fresh local D1s (a large
+ * and a 1 k-license dataset) straight into their SQLite files, serve the built worker as `npm start`
+ * does (the self-hosted server, scripts/lib/server.ts), drive it with autocannon; then the same build
+ * layer by layer (bare workerd, `wrangler dev`); print one table + write bench/results/latest.json.
  *   npm run bench -- [--duration 10] [--connections 32] [--licenses 1000000] [--events N] [--quick] [--json-out FILE]
  */
 import { spawn } from 'node:child_process'
@@ -12,7 +13,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { D1_HEADERS } from '../server/lib/d1-count'
 import { generateKey } from '../server/lib/keys'
 import { Caller } from '../tests/support/client'
-import { freePort, startWorker, type RunningWorker } from '../bench/lib/worker'
+import { freePort, startWorker, startWranglerDev, type RunningWorker } from '../bench/lib/worker'
 import { median, round, runScenario, type Scenario, type ScenarioResult } from '../bench/lib/load'
 import { treeCpuMs } from '../bench/lib/proc'
 import { renderTable, evaluateTargets } from '../bench/lib/report'
@@ -207,6 +208,39 @@ async function limiterOffPhase(envFile: string, big: { persistTo: string, seeded
   }
   finally {
     await w.stop()
+  }
+}
+
+/**
+ * Each layer's cost side by side (issue 11), same build, same large D1: the trivial route on the
+ * worker's own workerd socket (no front: bare workerd), and trivial + verify through `wrangler dev`.
+ * The self-hosted server's own rows come from workerPhase.
+ */
+async function layersPhase(envFile: string, big: { persistTo: string, seeded: Seeded }) {
+  const list = scenarios(big.seeded, OPTS.durationS, OPTS.connections)
+  const trivial = list[0]!
+  const verify = list.find(x => x.name === 'verify (valid key)')!
+  step('Layers: bare workerd, the trivial route on the worker\'s own socket (no front)…')
+  const w = await startWorker(ROOT, { persistTo: big.persistTo, envFile })
+  let bareWorkerdTrivial: ScenarioResult
+  try {
+    await runScenario(w.directUrl!, w.pid, { ...trivial, durationS: 1 })
+    bareWorkerdTrivial = await runScenario(w.directUrl!, w.pid, { ...trivial, name: 'bare workerd: trivial route (no front)' })
+  }
+  finally {
+    await w.stop()
+  }
+  step('Layers: the same build through wrangler dev (trivial route, verify)…')
+  const wd = await startWranglerDev(ROOT, { persistTo: big.persistTo, envFile })
+  try {
+    await runScenario(wd.url, wd.pid, { ...trivial, durationS: 1 })
+    await runScenario(wd.url, wd.pid, { ...verify, durationS: 1 })
+    const wranglerTrivial = await runScenario(wd.url, wd.pid, { ...trivial, name: 'wrangler dev: trivial route' })
+    const wranglerVerify = await runScenario(wd.url, wd.pid, { ...verify, name: 'wrangler dev: verify (valid key)' })
+    return { bareWorkerdTrivial, wranglerTrivial, wranglerVerify }
+  }
+  finally {
+    await wd.stop()
   }
 }
 
@@ -427,6 +461,7 @@ async function main() {
 
     const bigRun = await workerPhase(envFile, { persistTo: big, seeded: bigSeed }, { persistTo: small, seeded: smallSeed })
     const limiterOff = await limiterOffPhase(envFile, { persistTo: big, seeded: bigSeed })
+    const layers = await layersPhase(envFile, { persistTo: big, seeded: bigSeed })
     const bare = await barePhase(bareFile, secrets, bigSeed)
     step('System-log SQL in Node\'s SQLite…')
     const logSql = logSqlTimings(bareFile, bigSeed)
@@ -437,7 +472,20 @@ async function main() {
     const verify = byName('verify (valid key)')
     const signed = byName('verify (valid key), signed')
     const figures = {
-      scenarios: [...bigRun.results, limiterOff, bare, bigRun.smallLoad],
+      scenarios: [...bigRun.results, limiterOff, bare, bigRun.smallLoad, layers.bareWorkerdTrivial, layers.wranglerTrivial, layers.wranglerVerify],
+      /** Issue 11: the same build layer by layer, req/s (trivial route; verify), same run. */
+      layers: {
+        bareWorkerdTrivial: layers.bareWorkerdTrivial.reqPerSec,
+        serverTrivial: trivial.reqPerSec,
+        wranglerDevTrivial: layers.wranglerTrivial.reqPerSec,
+        serverVerify: verify.reqPerSec,
+        wranglerDevVerify: layers.wranglerVerify.reqPerSec,
+        bareFloorVerify: bare.reqPerSec,
+        serverTrivialToBareWorkerd: round(trivial.reqPerSec / layers.bareWorkerdTrivial.reqPerSec, 3),
+        serverVerifyToWranglerDevVerify: round(verify.reqPerSec / layers.wranglerVerify.reqPerSec, 3),
+        frontCpuMsPerRequest: round(trivial.cpuMsPerRequest - layers.bareWorkerdTrivial.cpuMsPerRequest, 3),
+        wranglerDevCpuMsPerRequest: round(layers.wranglerTrivial.cpuMsPerRequest - layers.bareWorkerdTrivial.cpuMsPerRequest, 3),
+      },
       verifyOwnCpuMs: round(verify.cpuMsPerRequest - trivial.cpuMsPerRequest, 3),
       /** Of that, what one D1 statement costs the local runtime (D1 round trip − trivial), and the rest (verify − D1 round trip). */
       d1RoundTripCpuMs: round(byName('D1 round trip').cpuMsPerRequest - trivial.cpuMsPerRequest, 3),

@@ -1,5 +1,5 @@
 /**
- * `npm test`: everything the project checks — the SDK build, lint, typecheck, then unit, integration
+ * `npm test`: everything the project checks — the SDK build, lint, the OpenAPI document's lint, typecheck, then unit, integration
  * (the built worker in workerd with a real local D1), SDK (its built package against that worker) and
  * end-to-end tests (headless Chromium). E2E is required:
  * a missing browser fails the run instead of skipping it.
@@ -37,6 +37,8 @@ timings.push(`build check: ${((Date.now() - started) / 1000).toFixed(1)} s`)
 // The client SDK's package (sdk/dist, ESM + .d.ts): its tests run the built files, and typecheck reads them.
 run('sdk build', process.execPath, ['sdk/scripts/build.mjs'])
 run('lint', 'npx', ['eslint', '.'])
+// The generated OpenAPI document against a third-party linter (redocly.yaml; docs/openapi.md).
+run('openapi lint', 'npx', ['tsx', 'scripts/lint-openapi.ts'])
 run('typecheck', 'npx', ['nuxt', 'typecheck'])
 
 const report = join(mkdtempSync(join(tmpdir(), 'lm-test-')), 'vitest.json')

@@ -10,6 +10,15 @@ export interface AppEnv {
   KEY_HMAC_SECRET: string
   /** AES-GCM key (via SHA-256) for showing license keys to their owner. Secret. */
   KEY_ENC_SECRET: string
+  /**
+   * HMAC key for API token digests, and (via SHA-256) the AES-GCM key of stored idempotent answers
+   * (docs/management-api.md). Secret.
+   */
+  API_TOKEN_SECRET?: string
+  /** Management API calls per minute per owner (default 120). */
+  MANAGEMENT_RATE_LIMIT_PER_MINUTE?: string
+  /** Length of that window in seconds (default 60; shortened by tests). */
+  MANAGEMENT_RATE_LIMIT_WINDOW_SECONDS?: string
   /** During a rotation: the previous secrets, still accepted (docs/keys.md). */
   KEY_HMAC_SECRET_PREVIOUS?: string
   KEY_ENC_SECRET_PREVIOUS?: string

@@ -16,6 +16,7 @@ export interface Figures {
   systemLogMs: { http: Record<string, number>, sql: Record<string, number>, events: number }
   loginMs: { median: number }
   workerSize: { rawBytes: number, gzipBytes: number }
+  layers: { bareWorkerdTrivial: number, serverTrivial: number, wranglerDevTrivial: number, serverVerify: number, wranglerDevVerify: number, bareFloorVerify: number, serverTrivialToBareWorkerd: number, serverVerifyToWranglerDevVerify: number, frontCpuMsPerRequest: number, wranglerDevCpuMsPerRequest: number }
 }
 
 export interface Target { target: string, limit: string, measured: string, pass: boolean }
@@ -23,7 +24,11 @@ export interface Target { target: string, limit: string, measured: string, pass:
 export function evaluateTargets(f: Figures): Record<string, Target> {
   const v = f.d1StatementsPerRequest.verifyValid!
   const t = (target: string, limit: string, measured: string, pass: boolean): Target => ({ target, limit, measured, pass })
+  const l = f.layers
   return {
+    serverTrivial: t('trivial route: self-hosted server / bare workerd', '≥ 0.5', `${l.serverTrivialToBareWorkerd} (${fmt(l.serverTrivial)} vs ${fmt(l.bareWorkerdTrivial)} req/s)`, l.serverTrivialToBareWorkerd >= 0.5),
+    serverVerify: t('verify: self-hosted server / wrangler dev', '≥ 3', `${l.serverVerifyToWranglerDevVerify} (${fmt(l.serverVerify)} vs ${fmt(l.wranglerDevVerify)} req/s)`, l.serverVerifyToWranglerDevVerify >= 3),
+    verifyToFloor: t('verify / bare floor (node:http + node:sqlite)', '≥ 0.15', `${f.ratios.verifyToBareThroughput} (${fmt(l.serverVerify)} vs ${fmt(l.bareFloorVerify)} req/s)`, f.ratios.verifyToBareThroughput >= 0.15),
     verifyOwnCpu: t('verify own CPU (verify − trivial, ms/request)', '≤ 0.5 ms', `${f.verifyOwnCpuMs} ms`, f.verifyOwnCpuMs <= 0.5),
     verifyThroughput: t('verify throughput / trivial route', '≥ 0.8', String(f.ratios.verifyToTrivialThroughput), f.ratios.verifyToTrivialThroughput >= 0.8),
     d1ResponsePath: t('D1 on verify\'s response path', '1 read, 0 writes', `${v.reads} read(s), ${v.writes} write(s) waited for; ${v.pendingReads + v.afterReads} read(s), ${v.pendingWrites + v.afterWrites} write(s) off the path`, v.reads === 1 && v.writes === 0),
@@ -50,6 +55,9 @@ export function renderTable(r: Figures & { targets: Record<string, Target>, mach
     ['verify own CPU (verify − trivial)', `${r.verifyOwnCpuMs} ms/request (bare floor ${r.bareCpuMsPerRequest} ms/request)`],
     ['  of which: one D1 statement', `${r.d1RoundTripCpuMs} ms/request (D1 round trip − trivial: the local runtime's cost of a D1 call)`],
     ['  of which: the rest of verify', `${r.verifyBeyondD1CpuMs} ms/request (verify − D1 round trip: our code, the limiter, the batched events)`],
+    ['layers, trivial route req/s', `bare workerd ${fmt(r.layers.bareWorkerdTrivial)} · self-hosted server ${fmt(r.layers.serverTrivial)} · wrangler dev ${fmt(r.layers.wranglerDevTrivial)}`],
+    ['layers, verify req/s', `self-hosted server ${fmt(r.layers.serverVerify)} · wrangler dev ${fmt(r.layers.wranglerDevVerify)} · bare floor ${fmt(r.layers.bareFloorVerify)}`],
+    ['layers, CPU per request over bare workerd', `self-hosted front ${r.layers.frontCpuMsPerRequest} ms · wrangler dev's proxy chain ${r.layers.wranglerDevCpuMsPerRequest} ms (trivial route)`],
     ['verify / trivial throughput', String(r.ratios.verifyToTrivialThroughput)],
     ['verify / bare floor throughput', String(r.ratios.verifyToBareThroughput)],
     ['verify limiter on / off throughput', String(r.ratios.limiterOnToOffThroughput)],

@@ -1,4 +1,7 @@
-/** Start and stop the built worker with `wrangler dev`, exactly as `npm start` runs it (scripts/lib/wrangler.ts). */
+/**
+ * Start and stop the built worker for the benchmark: `startWorker` serves it as `npm start` does (the
+ * self-hosted server, bench/lib/serve.ts); `startWranglerDev` with `wrangler dev`, for the side-by-side rows.
+ */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { wranglerDevArgs, wranglerEnv, type DevOptions } from '../../scripts/lib/wrangler'
@@ -14,13 +17,15 @@ export async function freePort(): Promise<number> {
 
 export interface RunningWorker {
   url: string
+  /** The self-hosted server only: the worker's own loopback socket, no front (the bare-workerd row). */
+  directUrl?: string
   /** Root of the runtime's process tree (npx → wrangler's Node proxy → workerd). */
   pid: number
   output: () => string
   stop: () => Promise<void>
 }
 
-export async function startWorker(root: string, opts: Omit<DevOptions, 'port'>, timeoutMs = 120_000): Promise<RunningWorker> {
+export async function startWranglerDev(root: string, opts: Omit<DevOptions, 'port'>, timeoutMs = 120_000): Promise<RunningWorker> {
   const port = await freePort()
   const child: ChildProcess = spawn('npx', wranglerDevArgs({ ...opts, port }), {
     cwd: root,
@@ -65,4 +70,45 @@ export async function startWorker(root: string, opts: Omit<DevOptions, 'port'>, 
     await new Promise(r => setTimeout(r, 200))
   }
   return { url, pid: child.pid!, output: () => output, stop }
+}
+
+/** The self-hosted server (scripts/lib/server.ts) in a child process, on `persistTo` with `envFile`'s secrets. */
+export async function startWorker(root: string, opts: Omit<DevOptions, 'port'>, timeoutMs = 120_000): Promise<RunningWorker> {
+  if (!opts.persistTo || !opts.envFile) throw new Error('startWorker needs persistTo and envFile')
+  const child: ChildProcess = spawn(process.execPath, ['--no-warnings', '--import', 'tsx', 'bench/lib/serve.ts', opts.persistTo, opts.envFile, ...Object.entries(opts.vars ?? {}).map(([k, v]) => `${k}=${v}`)], {
+    cwd: root,
+    env: wranglerEnv(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d) => { output = (output + d).slice(-200_000) })
+  child.stderr!.on('data', (d) => { output = (output + d).slice(-200_000) })
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise(r => child.once('exit', r))
+    try {
+      process.kill(-child.pid!, 'SIGTERM')
+    }
+    catch { /* gone */ }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      }
+      catch { /* gone */ }
+    }, 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+  const started = Date.now()
+  for (;;) {
+    const m = /ready (\S+) (\S+)/.exec(output)
+    if (m) return { url: m[1]!, directUrl: m[2]!, pid: child.pid!, output: () => output, stop }
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${output}`)
+    if (Date.now() - started > timeoutMs) {
+      await stop()
+      throw new Error(`the server was not ready after ${timeoutMs / 1000} s:\n${output}`)
+    }
+    await new Promise(r => setTimeout(r, 100))
+  }
 }

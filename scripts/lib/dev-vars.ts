@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Worker secrets the app needs; each is generated locally on first start (production: wrangler secret put). */
-export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY'] as const
+export const SECRET_NAMES = ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY', 'API_TOKEN_SECRET'] as const
 export type Secrets = Record<(typeof SECRET_NAMES)[number], string>
 
 /** A fresh Ed25519 private key for signed answers: PKCS#8 DER, base64 on one line (docs/offline.md). */
@@ -70,4 +70,18 @@ export function readSecretsFile(path: string): Secrets {
     out[name] = v
   }
   return out
+}
+
+/** Refuse a .dev.vars-style file that is not text lines of NAME=value, comments and blanks (one-line error). */
+export function checkDotenv(path: string) {
+  if (!existsSync(path)) return
+  const text = readFileSync(path, 'utf8')
+  if (text.includes('\u0000') || text.includes('\uFFFD')) throw new Error(`${path} is not a text file of NAME=value lines: fix or remove it (a new one gets fresh secrets)`)
+  text.split('\n').forEach((line, i) => {
+    const t = line.trim()
+    if (t === '' || t.startsWith('#')) return
+    if (!/^[A-Za-z_][A-Za-z0-9_]*\s*=/.test(t)) throw new Error(`${path} line ${i + 1} is not NAME=value: fix it`)
+  })
+  const values = readDotenv(path)
+  for (const name of SECRET_NAMES) if (values.has(name) && !values.get(name)) throw new Error(`${path} has an empty ${name}: give it its value again (a new random one would make existing data unreadable)`)
 }

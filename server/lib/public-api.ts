@@ -4,10 +4,16 @@
  */
 export const API_ERRORS = {
   BAD_REQUEST: 400,
+  // The management API's (docs/management-api.md) besides the public routes' own.
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  VALIDATION_FAILED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
@@ -34,13 +40,19 @@ export function json(status: number, body: unknown, extra: Record<string, string
 }
 
 export class ApiError extends Error {
-  constructor(public readonly code: ApiErrorCode, message: string, public readonly headers: Record<string, string> = {}) {
+  constructor(
+    public readonly code: ApiErrorCode,
+    message: string,
+    public readonly headers: Record<string, string> = {},
+    /** VALIDATION_FAILED: field → what is wrong with it. */
+    public readonly fields?: Record<string, string>,
+  ) {
     super(message)
   }
 }
 
 export function errorResponse(e: ApiError): Response {
-  return json(API_ERRORS[e.code], { error: { code: e.code, message: e.message } }, e.headers)
+  return json(API_ERRORS[e.code], { error: e.fields ? { code: e.code, message: e.message, fields: e.fields } : { code: e.code, message: e.message } }, e.headers)
 }
 
 /** Content-Type must be JSON (parameters such as charset allowed). */
@@ -52,18 +64,29 @@ export function isJsonContentType(value: string | null): boolean {
 
 /** `product`: the slug of the product the calling application is (PRODUCT_MISMATCH when the license is not for it). */
 export interface Fields { key: string, fingerprint?: string, name?: string, product?: string, nonce?: string, signed?: boolean }
-type StringField = 'key' | 'fingerprint' | 'name' | 'product' | 'nonce'
+export type StringField = 'key' | 'fingerprint' | 'name' | 'product' | 'nonce'
 
-const FIELD_RULES: Record<Route, { required: StringField[], optional: StringField[] }> = {
+export const FIELD_RULES: Record<Route, { required: StringField[], optional: StringField[] }> = {
   verify: { required: ['key'], optional: ['fingerprint'] },
   activate: { required: ['key', 'fingerprint'], optional: ['name'] },
   deactivate: { required: ['key', 'fingerprint'], optional: [] },
 }
 /** Optional on every route: the caller's product, a nonce to echo, and `signed` for a signed token (docs/offline.md). */
-const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']
-const MAX_LENGTH: Record<StringField, number> = { key: 256, fingerprint: 256, name: 128, product: 256, nonce: 128 }
+export const COMMON_OPTIONAL: StringField[] = ['product', 'nonce']
+export const MAX_LENGTH: Record<StringField, number> = { key: 256, fingerprint: 256, name: 128, product: 256, nonce: 128 }
 
-/** Parse and check a body for a route: an object whose fields are non-empty strings within limits. */
+function codePoints(s: string): number {
+  let n = 0
+  for (const _ of s) n++
+  return n
+}
+
+/**
+ * Parse and check a body for a route: an object whose fields are non-empty strings within limits.
+ * A hand-written reader of the rules above, kept off zod on the verify path; the zod schemas the
+ * OpenAPI document is generated from (shared/schemas/public-api.ts) are built from the same rules,
+ * and tests/unit/public-api-schemas.test.ts proves both accept and refuse the same bodies.
+ */
 export function parseBody(route: Route, text: string): Fields {
   let data: unknown
   try {
@@ -85,7 +108,9 @@ export function parseBody(route: Route, text: string): Fields {
     }
     if (typeof value !== 'string') throw new ApiError('BAD_REQUEST', `"${field}" must be a string`)
     if (value.length === 0) throw new ApiError('BAD_REQUEST', `"${field}" must not be empty`)
-    if (value.length > MAX_LENGTH[field]) throw new ApiError('BAD_REQUEST', `"${field}" must be at most ${MAX_LENGTH[field]} characters`)
+    // Characters are Unicode code points, as JSON Schema's maxLength (and zod) count them; a string
+    // within the limit in UTF-16 units is within it in code points, so only an overflow is counted.
+    if (value.length > MAX_LENGTH[field] && codePoints(value) > MAX_LENGTH[field]) throw new ApiError('BAD_REQUEST', `"${field}" must be at most ${MAX_LENGTH[field]} characters`)
     out[field] = value
   }
   const signed = Object.prototype.hasOwnProperty.call(obj, 'signed') ? obj.signed : undefined

@@ -255,3 +255,24 @@ export class RequestLimiter {
     return s
   }
 }
+
+/** The management API's limit (docs/management-api.md): calls per owner per window (default 120 per 60 s). */
+export function managementLimitSettings(env: AppEnv): { limit: number, windowSeconds: number } {
+  return {
+    limit: positiveInt(env.MANAGEMENT_RATE_LIMIT_PER_MINUTE, 120),
+    windowSeconds: positiveInt(env.MANAGEMENT_RATE_LIMIT_WINDOW_SECONDS, 60),
+  }
+}
+
+/**
+ * Count one management API call against its owner's window, decided exactly by the RateLimiter
+ * object (one RPC; the management API is not the verify path, so no isolate-side batching). Its
+ * subjects (`mgmt:<user id>`) are apart from the public API's. Refused calls do not count.
+ */
+export async function admitManagementCall(ns: DurableObjectNamespace<RateLimiter>, env: AppEnv, userId: string): Promise<{ allowed: boolean, state: LimitState }> {
+  const { limit, windowSeconds } = managementLimitSettings(env)
+  const subject = `mgmt:${userId}`
+  const stub = ns.get(ns.idFromName(`users:${shardOf(subject)}`))
+  const d = await stub.hit(subject, limit, windowSeconds, 0) as UserDecision
+  return { allowed: d.allowed, state: { limit, windowSeconds, remaining: limit - d.count, resetAt: d.resetAt } }
+}

@@ -11,13 +11,16 @@ import { rateLimitHeaders, rateLimitSettings, RequestLimiter } from '../lib/rate
 import { createServiceContext, logBackgroundError } from '../services/context'
 import { auditInfoOf, clientIpOf } from '../utils/audit'
 import { activateDevice, deactivateDevice, verifyLicense } from '../services/validation'
+import { handleManagementApi } from '../management-api/handler'
 import { JWKS_API_PATH, jwksResponse } from './jwks'
+import { OPENAPI_PATH, openApiResponse, READ_CORS_HEADERS } from './openapi'
 
 /**
  * Public REST API for developers' applications: POST /api/v1/licenses/{verify,activate,deactivate}.
  * Served straight from the Worker's fetch entry (server/entry.ts), before Nitro, h3, the renderer
  * or tRPC see the request: route → brute-force gate (before the body is read) → body → service.
- * Unknown paths under /api/v1 are ROUTE_NOT_FOUND in the same error shape.
+ * Other paths under /api/v1 go to the management API (server/management-api/handler.ts), which
+ * answers unknown ones ROUTE_NOT_FOUND in the same error shape.
  */
 export function isPublicApiPath(pathname: string): boolean {
   return pathname === '/api/v1' || pathname.startsWith('/api/v1/')
@@ -87,7 +90,9 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     // Liveness for uptime checks (and the benchmark's floor: the cheapest answer this Worker gives).
     // `?deep=1` also runs one D1 statement (readiness: is the database reachable?) that reads the
     // count of audit events lost after every retry — an operator's alarm (docs/system-log.md).
-    if (pathname === '/api/v1/health' && (request.method === 'GET' || request.method === 'HEAD')) {
+    if (pathname === '/api/v1/health') {
+      if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: READ_CORS_HEADERS })
+      if (request.method !== 'GET' && request.method !== 'HEAD') throw new ApiError('METHOD_NOT_ALLOWED', 'Use GET', { allow: 'GET, HEAD, OPTIONS' })
       let body = HEALTH
       if (request.url.endsWith('?deep=1')) {
         let lost: number
@@ -104,7 +109,12 @@ async function answer(request: Request, env: AppEnv, waitUntil: (p: Promise<unkn
     if (pathname === JWKS_API_PATH) return await jwksResponse(request, env)
     const match = ROUTE_RE.exec(pathname)
     const route = match && (ROUTES as readonly string[]).includes(match[1]!) ? match[1] as Route : null
-    if (!route) throw new ApiError('ROUTE_NOT_FOUND', 'No such route. See /api/v1/licenses/{verify,activate,deactivate}')
+    // Not a public route (off the verify path): this document, else the management API's, which
+    // answers ROUTE_NOT_FOUND for a path of neither.
+    if (!route) {
+      if (pathname === OPENAPI_PATH) return await openApiResponse(request)
+      return await handleManagementApi(request, env, dbFor(env.DB), waitUntil, pathname)
+    }
     if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_HEADERS })
 
     // The brute-force guard's key: the IPv6 /64 or IPv4 address; no readable IP shares one bucket.

@@ -14,7 +14,8 @@ import { nowOf, type ServiceContext } from './context'
 import { notFound, ServiceError } from './errors'
 import { recordEvent, recordEventWhere } from './events'
 import { deliverAfterCommit } from './webhook-outbox'
-import { deliverMessages, NO_ANSWER, signingSecrets, timeoutMs, UNHEALTHY_AFTER } from './webhook-delivery'
+import { deliverMessages, NO_ANSWER, retrySchedule, signingSecrets, timeoutMs } from './webhook-delivery'
+import { pendingRetries, webhookHealth, type PendingDelivery } from './webhook-health'
 
 /** Whose endpoints a call may see and touch (server/services/authz.ts: scopeOf); it goes into every WHERE clause. */
 export type WebhookScope = OwnerScope
@@ -26,8 +27,10 @@ const inScope = (scope: WebhookScope, id?: string): SQL | undefined => and(
 
 export type WebhookView = ReturnType<typeof webhookView>
 
-/** An endpoint as the web app and CLI see it: never a secret. */
-export function webhookView(ep: WebhookEndpoint, ownerEmail: string | null, now: Date) {
+/** An endpoint as the web app and CLI see it: never a secret. `pending`: its soonest waiting retry (webhook-health.ts). */
+export function webhookView(ctx: ServiceContext, ep: WebhookEndpoint, ownerEmail: string | null, pending: PendingDelivery | null = null) {
+  const now = nowOf(ctx)
+  const { health, lastAttemptAt, nextRetry } = webhookHealth(ep, pending, retrySchedule(ctx.env).length, now)
   return {
     id: ep.id,
     ownerId: ep.ownerId,
@@ -38,11 +41,15 @@ export function webhookView(ep: WebhookEndpoint, ownerEmail: string | null, now:
     eventTypes: ep.eventTypes as WebhookEventType[],
     enabled: ep.enabled,
     disabledReason: ep.disabledReason,
-    /** disabled, unhealthy (failing repeatedly), healthy (last attempt succeeded) or new (nothing sent yet). */
-    health: !ep.enabled ? 'disabled' as const : ep.consecutiveFailures >= UNHEALTHY_AFTER ? 'unhealthy' as const : ep.lastSuccessAt || ep.lastFailureAt ? 'healthy' as const : 'new' as const,
+    /** From the last attempts: new, healthy, retrying, failing or disabled (server/services/webhook-health.ts). */
+    health,
+    /** The soonest waiting retry: when (null = due, sent by the next cron run) and which of how many; never a past time. */
+    nextRetry,
     consecutiveFailures: ep.consecutiveFailures,
+    /** "Last delivered": the newest successful attempt. */
     lastSuccessAt: ep.lastSuccessAt,
     lastFailureAt: ep.lastFailureAt,
+    lastAttemptAt,
     rotating: !!(ep.previousSecretExpiresAt && ep.previousSecretExpiresAt.getTime() > now.getTime()),
     previousSecretExpiresAt: ep.previousSecretExpiresAt && ep.previousSecretExpiresAt.getTime() > now.getTime() ? ep.previousSecretExpiresAt : null,
     createdAt: ep.createdAt,
@@ -96,17 +103,26 @@ export async function createWebhook(ctx: ServiceContext, ownerId: string, input:
     ctx.db.insert(webhookEndpoints).values(row),
     recordEvent(ctx, webhookEvent('webhook.created', row, { url: redactUrl(row.url), allEvents: row.allEvents, eventTypes: row.eventTypes })),
   ])
-  return { webhook: webhookView(row, owner.email, now), secret }
+  return { webhook: webhookView(ctx, row, owner.email), secret }
 }
 
 export async function listWebhooks(ctx: ServiceContext, scope: WebhookScope, filter: { ownerId?: string } = {}) {
-  const now = nowOf(ctx)
-  const rows = await ctx.db.select({ ep: webhookEndpoints, ownerEmail: users.email })
-    .from(webhookEndpoints).innerJoin(users, eq(users.id, webhookEndpoints.ownerId))
-    .where(and(inScope(scope), filter.ownerId ? eq(webhookEndpoints.ownerId, filter.ownerId) : undefined))
-    .orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id))
-    .limit(500)
-  return rows.map(r => webhookView(r.ep, r.ownerEmail, now))
+  const where = and(inScope(scope), filter.ownerId ? eq(webhookEndpoints.ownerId, filter.ownerId) : undefined)
+  const [rows, pending] = await Promise.all([
+    ctx.db.select({ ep: webhookEndpoints, ownerEmail: users.email })
+      .from(webhookEndpoints).innerJoin(users, eq(users.id, webhookEndpoints.ownerId))
+      .where(where)
+      .orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id))
+      .limit(500),
+    pendingRetries(ctx, where),
+  ])
+  return rows.map(r => webhookView(ctx, r.ep, r.ownerEmail, pending.get(r.ep.id) ?? null))
+}
+
+/** One endpoint's view with its waiting retry (one more read). */
+async function viewWithRetry(ctx: ServiceContext, ep: WebhookEndpoint, ownerEmail: string | null) {
+  const pending = await pendingRetries(ctx, eq(webhookEndpoints.id, ep.id))
+  return webhookView(ctx, ep, ownerEmail, pending.get(ep.id) ?? null)
 }
 
 async function findInScope(ctx: ServiceContext, scope: WebhookScope, id: string) {
@@ -122,7 +138,7 @@ export async function getWebhook(ctx: ServiceContext, scope: WebhookScope, id: s
     pending: sql<number>`coalesce(sum(${webhookDeliveries.status} = 'pending'), 0)`,
     failed: sql<number>`coalesce(sum(${webhookDeliveries.status} = 'failed'), 0)`,
   }).from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id))
-  return { ...webhookView(ep, ownerEmail, nowOf(ctx)), pendingDeliveries: Number(counts?.pending ?? 0), failedDeliveries: Number(counts?.failed ?? 0) }
+  return { ...(await viewWithRetry(ctx, ep, ownerEmail)), pendingDeliveries: Number(counts?.pending ?? 0), failedDeliveries: Number(counts?.failed ?? 0) }
 }
 
 export async function updateWebhook(ctx: ServiceContext, scope: WebhookScope, input: z.output<typeof updateWebhookSchema>) {
@@ -148,17 +164,17 @@ export async function updateWebhook(ctx: ServiceContext, scope: WebhookScope, in
   // Saving the same values changes nothing: no write, no event (docs/system-log.md).
   const changed: Partial<WebhookEndpoint> = Object.fromEntries(Object.entries(changes)
     .filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(before[k as keyof WebhookEndpoint])))
-  if (Object.keys(changed).length === 0) return webhookView(before, ownerEmail, now)
+  if (Object.keys(changed).length === 0) return await viewWithRetry(ctx, before, ownerEmail)
   // The event on the update's own condition: the endpoint is still there and the values still differ.
   const target = and(inScope(scope, input.id), changesAnything(webhookEndpoints, changed))
   const [, updated] = await ctx.db.batch([
     recordEventWhere(ctx, webhookEvent('webhook.updated', before, { changed: Object.keys(changed) }), exists(ctx.db.select({ one: sql`1` }).from(webhookEndpoints).where(target))).insert,
     ctx.db.update(webhookEndpoints).set({ ...changed, updatedAt: now }).where(target).returning(),
   ])
-  if (updated[0]) return webhookView(updated[0], ownerEmail, now)
+  if (updated[0]) return await viewWithRetry(ctx, updated[0], ownerEmail)
   // Nothing left to change (a concurrent save got there first), or gone meanwhile (NOT_FOUND).
   const { ep } = await findInScope(ctx, scope, input.id)
-  return webhookView(ep, ownerEmail, now)
+  return await viewWithRetry(ctx, ep, ownerEmail)
 }
 
 export async function deleteWebhook(ctx: ServiceContext, scope: WebhookScope, id: string) {
@@ -195,19 +211,27 @@ export async function rotateWebhookSecret(ctx: ServiceContext, scope: WebhookSco
     }).where(inScope(scope, input.id)).returning(),
   ])
   if (!updated[0]) throw notFound('Webhook endpoint')
-  return { webhook: webhookView(updated[0], ownerEmail, now), secret }
+  return { webhook: await viewWithRetry(ctx, updated[0], ownerEmail), secret }
 }
 
 export type DeliveryView = ReturnType<typeof deliveryView>
 
-function deliveryView(d: WebhookDelivery, attempts: (typeof webhookAttempts.$inferSelect)[] = []) {
+function deliveryView(ctx: ServiceContext, d: WebhookDelivery, attempts: (typeof webhookAttempts.$inferSelect)[] = []) {
+  const now = nowOf(ctx)
+  const pending = d.status === 'pending'
+  const future = pending && !!d.nextAttemptAt && d.nextAttemptAt.getTime() > now.getTime()
   return {
     id: d.id,
     endpointId: d.endpointId,
     eventType: d.eventType,
     status: d.status,
     attempts: d.attempts,
-    nextAttemptAt: d.status === 'pending' ? d.nextAttemptAt : null,
+    /** While pending: the next attempt, only if still ahead (never a time in the past)… */
+    nextAttemptAt: future ? d.nextAttemptAt : null,
+    /** …or due: sent by the next cron run (within a minute). */
+    nextAttemptDue: pending && !future,
+    /** While pending after a failure: which retry comes next, of how many in the schedule. */
+    nextRetry: pending && d.retryStep > 0 ? { retry: d.retryStep, of: retrySchedule(ctx.env).length } : null,
     lastAttemptAt: d.lastAttemptAt,
     lastStatusCode: d.lastStatusCode,
     lastLatencyMs: d.lastLatencyMs,
@@ -236,7 +260,7 @@ export async function listDeliveries(ctx: ServiceContext, scope: WebhookScope, i
     : []
   const last = page.at(-1)
   return {
-    items: page.map(d => deliveryView(d, attempts.filter(a => a.deliveryId === d.id))),
+    items: page.map(d => deliveryView(ctx, d, attempts.filter(a => a.deliveryId === d.id))),
     nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null,
   }
 }
@@ -255,7 +279,7 @@ async function deliveryWithAttempts(ctx: ServiceContext, id: string) {
     ctx.db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, id)).orderBy(desc(webhookAttempts.attemptedAt)),
   ])
   if (!d) throw notFound('Delivery')
-  return deliveryView(d, attempts)
+  return deliveryView(ctx, d, attempts)
 }
 
 /** "Send test event": a webhook.test message to this endpoint only, attempted at once (the caller waits for the outcome). */

@@ -2,6 +2,7 @@ import { createDB } from '../../db/client'
 import type { AppEnv } from '../env'
 import { pruneAuthAttempts } from '../services/auth-attempts'
 import { offRequestContext } from '../services/context'
+import { pruneIdempotencyKeys } from '../services/idempotency'
 import { pruneExpiredSessions } from '../services/sessions'
 import { pruneEvents, retentionDays } from '../services/system-log'
 import { pruneDeliveries } from '../services/webhook-delivery'
@@ -25,7 +26,9 @@ export default defineTask({
     const events = await pruneEvents(ctx, { days: retentionDays(env), batchSize: 1000, maxStatements: 20 })
     // Finished webhook deliveries follow the same retention as the system log.
     const deliveries = await pruneDeliveries(ctx, { days: retentionDays(env) })
+    // Management API idempotency keys past their 24 h.
+    const idempotency = await pruneIdempotencyKeys(ctx)
     await settle()
-    return { result: `pruned ${pruned} sessions, ${attempts} sign-in attempts, ${events.deleted} events, ${deliveries} webhook deliveries` }
+    return { result: `pruned ${pruned} sessions, ${attempts} sign-in attempts, ${events.deleted} events, ${deliveries} webhook deliveries, ${idempotency} idempotency keys` }
   },
 })

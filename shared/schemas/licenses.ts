@@ -165,13 +165,32 @@ export const createLicenseFormSchema = z.object({
 }, whenObject)
 export type CreateLicenseFormInput = z.input<typeof createLicenseFormSchema>
 
+/** The renewal control's value (components/licenses/RenewalField.vue), the same in Create and Edit. */
+export type RenewalPreset = typeof RENEWAL_PRESETS[number]
+/** A stored renewal period → the control's preset and custom text. */
+export function renewalPresetOf(period: string | null | undefined): { renewal: RenewalPreset, renewalPeriod: string } {
+  if (!period) return { renewal: 'none', renewalPeriod: '' }
+  return (RENEWAL_PRESETS as readonly string[]).includes(period) ? { renewal: period as RenewalPreset, renewalPeriod: '' } : { renewal: 'custom', renewalPeriod: period }
+}
+/** The control's preset and custom text → the renewal period to store (null = none). */
+export function renewalPeriodOf(renewal: RenewalPreset, custom: string | null | undefined): string | null {
+  return renewal === 'none' ? null : renewal === 'custom' ? (custom ?? '').trim().toLowerCase() : renewal
+}
+
 /** The edit form on the detail page: empty customer fields clear them; product undefined = none. */
-export const editLicenseFormSchema = updateLicenseSchema.extend({
+export const editLicenseFormSchema = updateLicenseSchema.omit({ renewalPeriod: true }).extend({
   product: idSchema.optional(),
   customerEmail: optionalText(customerEmailSchema),
   customerName: optionalText(customerNameSchema),
   externalId: optionalText(externalIdSchema),
-})
+  renewal: z.enum(RENEWAL_PRESETS),
+  renewalPeriod: z.string().optional(),
+}).superRefine((v, ctx) => {
+  if (v.renewal === 'custom') {
+    const r = durationSchema.safeParse(v.renewalPeriod ?? '')
+    if (!r.success) ctx.addIssue({ code: 'custom', path: ['renewalPeriod'], message: r.error.issues[0]!.message })
+  }
+}, whenObject)
 export type EditLicenseFormInput = z.input<typeof editLicenseFormSchema>
 
 export const RENEW_MODES = ['period', 'duration', 'date'] as const

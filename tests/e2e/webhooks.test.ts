@@ -106,4 +106,52 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     expect(mine.items.map(e => e.type)).toContain('webhook.created')
     expect(JSON.stringify(mine)).not.toContain(HOOK_TOKEN)
   })
+
+  it('an endpoint whose receiver answers 500 shows "retrying" with a countdown, then "failing"; Replay stays on screen at 1440 and 390 px', async () => {
+    receiver.answers.set('/broken', { status: 500, body: 'internal error' })
+    const owner = new Caller(w.url)
+    await owner.login(seller.email, seller.password)
+    const { webhook } = await owner.trpc.webhooks.create.mutate({ url: `${receiver.url}/broken`, description: 'Broken receiver' })
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const p = await context.newPage()
+    await signIn(p, w.url, seller.email, seller.password)
+    await p.goto(`${w.url}/webhooks/${webhook.id}`)
+    await p.getByTestId('webhook-health').getByText('new').waitFor()
+
+    await p.locator('[data-testid=webhook-send-test]:not([disabled])').click()
+    await p.getByText('Test event not delivered').first().waitFor()
+    await p.getByTestId('webhook-health').getByText('retrying').waitFor()
+    // "retry 1 of 11 in 4 s …": a countdown to a time ahead, never "ago".
+    expect((await p.getByTestId('health-next-retry').innerText()).trim()).toMatch(/^retry 1 of \d+ (in \d+ s|due now)$/)
+    // The first retry is 5 s after the attempt: the countdown runs down to "due now", never to a past time.
+    await p.getByTestId('health-next-retry').getByText('due now').waitFor({ timeout: 15_000 })
+    expect(await p.getByTestId('webhook-health').innerText()).not.toMatch(/ago/)
+
+    for (let i = 0; i < 2; i++) {
+      await p.locator('[data-testid=webhook-send-test]:not([disabled])').click()
+      await p.getByTestId('deliveries-table').locator('tbody tr').nth(i + 1).waitFor()
+    }
+    await p.getByTestId('webhook-health').getByText('failing').waitFor()
+    await p.getByTestId('webhook-failing').waitFor()
+    await p.getByTestId('webhook-last-delivered').getByText('Never').waitFor()
+
+    // Details and Replay of every row inside the viewport at 1440 px.
+    const replay = p.getByTestId('deliveries-table').locator('[data-testid^=replay-]').first()
+    const box = (await replay.boundingBox())!
+    expect(box.x + box.width).toBeLessThanOrEqual(1440)
+    await p.getByTestId('nav-main').getByRole('link', { name: 'Webhooks' }).click()
+    await p.getByTestId(`health-${webhook.id}`).getByText('failing').waitFor()
+
+    // 390 px: cards, the actions visible, no sideways scrolling.
+    await p.setViewportSize({ width: 390, height: 844 })
+    await p.goto(`${w.url}/webhooks/${webhook.id}`)
+    await p.getByTestId('webhook-health').getByText('failing').waitFor()
+    const card = p.getByTestId('deliveries-cards').locator('li').first()
+    await card.getByRole('button', { name: 'Replay' }).waitFor()
+    const cardBox = (await card.getByRole('button', { name: 'Replay' }).boundingBox())!
+    expect(cardBox.x + cardBox.width).toBeLessThanOrEqual(390)
+    expect(await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0)
+    await context.close()
+    await owner.trpc.webhooks.delete.mutate({ id: webhook.id })
+  })
 })

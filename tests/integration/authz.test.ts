@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devices, licenses, webhookDeliveries, webhookEndpoints } from '../../db/schema'
 import { newId } from '../../server/lib/random'
+import { createApiToken } from '../../server/services/api-tokens'
 import { createLicense } from '../../server/services/licenses'
 import { createProduct } from '../../server/services/products'
 import { createWebhook } from '../../server/services/webhooks'
@@ -63,6 +64,7 @@ beforeAll(async () => {
     freshDevice: async () => ({ licenseId: ownerLicenseId, deviceId: await addDevice(ownerLicenseId) }),
     freshWebhook: () => addWebhook('https://example.com/fresh-hook'),
     freshProduct: () => addProduct(`fresh-${newId('x').slice(2, 10)}`),
+    freshToken: async () => (await createApiToken(ctx, owner.user.id, { name: 'fresh', readOnly: false })).apiToken.id,
     freshOwnerSession: async () => {
       const c = new Caller(w.url)
       await c.login(emails.owner, PASSWORD)

@@ -109,7 +109,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lm-cli-lic-'))
   state = join(dir, 'state')
   secrets = join(dir, 'secrets.env')
-  writeFileSync(secrets, ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET'].map(k => `${k}=${randomBytes(32).toString('base64url')}\n`).join(''))
+  writeFileSync(secrets, ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'API_TOKEN_SECRET'].map(k => `${k}=${randomBytes(32).toString('base64url')}\n`).join(''))
   const migrate = await run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state])
   expect(migrate.code, migrate.stdout).toBe(0)
   const [added] = await Promise.all([lm('user', 'add', '--email', OWNER, '--password', 'a-long-password'), startServer()])
@@ -317,6 +317,49 @@ describe('lm webhook (local D1 shared with a running server)', { timeout: 240_00
     ])
     for (const r of cases) {
       expect(r.code).not.toBe(0)
+      expect(r.stdout).toBe('')
+      expect(r.stderr.split('\n').filter(l => l.startsWith('lm:'))).toHaveLength(1)
+    }
+  })
+})
+
+describe('lm token (local D1 shared with a running server)', { timeout: 240_000 }, () => {
+  it('create --json prints token and id; the server accepts it at once; list shows it masked; revoke → 401', async () => {
+    const call = (token: string, method = 'GET', path = '/licenses', body?: unknown) => fetch(`${baseUrl}/api/v1${path}`, {
+      method, headers: { 'authorization': `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const created = await lmJson('token', 'create', '--owner', OWNER, '--name', 'Checkout', '--expires-in', '90d')
+    expect(created).toMatchObject({ id: expect.stringMatching(/^tok_/), name: 'Checkout', readOnly: false, status: 'active', ownerEmail: OWNER })
+    expect(created.token).toMatch(/^lm_[0-9A-Z]{40}$/)
+    expect(Date.parse(created.expiresAt)).toBeGreaterThan(Date.now() + 89 * 86_400_000)
+    const made = await call(created.token, 'POST', '/licenses', { label: 'from the CLI token', customerEmail: 'cli@example.com' })
+    expect(made.status).toBe(201)
+    const { key } = await made.json() as { key: string }
+    expect(await verify(key)).toBe('VALID')
+    const readOnly = await lmJson('token', 'create', '--owner', OWNER, '--read-only')
+    expect(readOnly).toMatchObject({ name: 'CLI token', readOnly: true })
+    expect((await call(readOnly.token)).status).toBe(200)
+    expect((await call(readOnly.token, 'POST', '/licenses', {})).status).toBe(403)
+
+    const listed = await lmJson('token', 'list', '--owner', OWNER)
+    expect(listed.items.map((t: { id: string }) => t.id)).toEqual([readOnly.id, created.id])
+    expect(JSON.stringify(listed)).not.toContain(created.token)
+    const human = await lm('token', 'list')
+    expect(human.stdout).toContain(`lm_••••••••${created.token.slice(-4)}`)
+    expect(human.stdout).not.toContain(created.token)
+
+    const revoked = await lm('token', 'revoke', created.id)
+    expect(revoked.code, revoked.stderr).toBe(0)
+    expect(revoked.stdout).toContain(`Revoked API token ${created.id}`)
+    const refused = await call(created.token)
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/)
+  })
+
+  it('bad arguments: one line on stderr, a non-zero exit', async () => {
+    for (const args of [['token', 'create'], ['token', 'create', '--owner', OWNER, '--expires-in', 'soon'], ['token', 'revoke', 'lic_abc'], ['token', 'revoke'], ['token', 'create', '--owner', 'nobody@example.com']]) {
+      const r = await lm(...args)
+      expect(r.code, args.join(' ')).not.toBe(0)
       expect(r.stdout).toBe('')
       expect(r.stderr.split('\n').filter(l => l.startsWith('lm:'))).toHaveLength(1)
     }

@@ -247,7 +247,8 @@ describe('protocol errors', () => {
   })
 
   it('404 ROUTE_NOT_FOUND under /api/v1', async () => {
-    for (const path of ['/api/v1/licenses/validate', '/api/v1/nope', '/api/v1/licenses', '/api/v1/licenses/verify/extra']) {
+    // (/api/v1/licenses and /api/v1/licenses/{id} are the management API's: tests/integration/management-api.test.ts.)
+    for (const path of ['/api/v1/nope', '/api/v1/nope/deeper', '/api/v1/licenses/verify/extra', '/api/v1/licenses/lic_x/devices']) {
       const r = await raw(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
       expect(r.status, path).toBe(404)
       expect(r.json.error.code).toBe('ROUTE_NOT_FOUND')
@@ -262,7 +263,9 @@ describe('protocol errors', () => {
       expect(res.headers.get('cache-control')).toBe('no-store')
       expect(res.headers.get('ratelimit-limit')).toBeNull()
     }
-    expect((await fetch(`${w.url}/api/v1/health`, { method: 'POST' })).status).toBe(404)
+    // Another method on the health path is 405 with Allow, as on every other route (SPEC "Protocol errors").
+    const post = await fetch(`${w.url}/api/v1/health`, { method: 'POST' })
+    expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD, OPTIONS'])
   })
 
   it('OPTIONS preflight answers 204 with CORS headers', async () => {

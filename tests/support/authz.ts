@@ -52,6 +52,8 @@ export interface Fixtures {
   freshWebhook: () => Promise<string>
   freshProduct: () => Promise<string>
   freshOwnerSession: () => Promise<string>
+  /** A fresh API token of the owner (its id). */
+  freshToken: () => Promise<string>
 }
 
 export interface MatrixCase {
@@ -97,6 +99,12 @@ export const CASES: MatrixCase[] = [
   // Your own sessions only, admin or not (admins end a user's sessions with users.endSessions).
   { path: 'account.revokeSession', type: 'mutation', expect: { ...OWNED, admin: 'NOT_FOUND' }, input: async f => ({ id: await f.freshOwnerSession() }) },
   { path: 'account.revokeOtherSessions', type: 'mutation', expect: SIGNED_IN },
+  // Your own progress only: the owner's fixtures tick their steps, the stranger's stay unticked.
+  { path: 'account.onboarding', type: 'query', expect: SIGNED_IN, check: (r, role) => {
+    const steps = r as Record<string, boolean>
+    if (role === 'stranger' && (steps.product || steps.license || steps.webhook)) throw new Error('the stranger\'s checklist shows the owner\'s objects')
+    if (role === 'owner' && !(steps.product && steps.license && steps.webhook)) throw new Error(`the owner's checklist misses their objects: ${JSON.stringify(steps)}`)
+  } },
 
   { path: 'users.list', type: 'query', expect: ADMIN_ONLY, input: () => ({}) },
   { path: 'users.get', type: 'query', expect: ADMIN_ONLY, input: f => ({ id: f.targetUserId }) },
@@ -155,6 +163,15 @@ export const CASES: MatrixCase[] = [
   { path: 'webhooks.sendTest', type: 'mutation', expect: { ...OWNED, owner: 'BAD_REQUEST', admin: 'BAD_REQUEST' }, input: f => ({ id: f.ownerWebhookId }) },
   { path: 'webhooks.replay', type: 'mutation', expect: OWNED, input: f => ({ id: f.ownerDeliveryId }) },
 
+  { path: 'tokens.mine', type: 'query', expect: SIGNED_IN, check: (r, role, f) => {
+    const mine = role === 'stranger' ? f.strangerId : role === 'owner' ? f.ownerId : null
+    if (mine && (r as Listed).some(t => t.ownerId !== mine)) throw new Error(`tokens.mine showed another owner's tokens to ${role}`)
+  } },
+  { path: 'tokens.all', type: 'query', expect: ADMIN_ONLY, input: () => ({}) },
+  { path: 'tokens.create', type: 'mutation', expect: SIGNED_IN, input: () => ({ name: 'matrix' }) },
+  { path: 'tokens.create', variant: 'ownerId', type: 'mutation', expect: NAMING_OWNER, input: f => ({ ownerId: f.ownerId, name: 'planted' }) },
+  { path: 'tokens.revoke', type: 'mutation', expect: OWNED, input: async f => ({ id: await f.freshToken() }) },
+
   { path: 'settings.integration', type: 'query', expect: SIGNED_IN },
   { path: 'settings.signing', type: 'query', expect: ADMIN_ONLY },
 
@@ -183,8 +200,8 @@ export async function run(caller: Caller, c: MatrixCase, input: unknown): Promis
 }
 
 /**
- * Every row of every table of the worker's D1 (sessions without last-seen, which a request may
- * touch): equal before and after a refused call means it changed nothing — no status, expiry,
+ * Every row of every table of the worker's D1 (sessions without last-seen and API tokens without
+ * last-used, which a request may touch): equal before and after a refused call means it changed nothing — no status, expiry,
  * device, secret, session or event.
  */
 export async function snapshot(w: TestWorker): Promise<string> {
@@ -194,7 +211,8 @@ export async function snapshot(w: TestWorker): Promise<string> {
   const dump: Record<string, unknown[]> = {}
   for (const { name } of tables) {
     const { results } = await w.env.DB.prepare(`select * from "${name}" order by rowid`).all<Record<string, unknown>>()
-    dump[name] = name === 'sessions' ? results.map(({ last_seen_at: _, ...rest }) => rest) : results
+    // Sessions' last-seen and API tokens' last-used are written by any request.
+    dump[name] = name === 'sessions' ? results.map(({ last_seen_at: _, ...rest }) => rest) : name === 'api_tokens' ? results.map(({ last_used_at: _, ...rest }) => rest) : results
   }
   return JSON.stringify(dump)
 }

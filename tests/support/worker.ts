@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { resolve } from 'node:path'
-import { createTestHarness } from 'wrangler'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { createDB } from '../../db/client'
 import { generateSigningKey } from '../../scripts/lib/dev-vars'
+import { startServer } from '../../scripts/lib/server'
 import type { AppEnv } from '../../server/env'
 import { CLI_PRINCIPAL } from '../../server/services/authz'
 import { offRequestContext, type Actor } from '../../server/services/context'
@@ -16,10 +18,13 @@ export const TEST_SECRETS = {
   KEY_HMAC_SECRET: randomBytes(32).toString('base64url'),
   KEY_ENC_SECRET: randomBytes(32).toString('base64url'),
   TOKEN_SIGNING_KEY: generateSigningKey(),
+  API_TOKEN_SECRET: randomBytes(32).toString('base64url'),
 }
 
 export interface TestWorker {
   url: string
+  /** Its state folder (the local D1 under v3/d1). */
+  persistTo: string
   env: AppEnv
   /** A service context on the worker's own D1, for seeding and inspecting from the test: as the CLI, or as `actor`. */
   context: (actor?: Actor) => ReturnType<typeof offRequestContext>
@@ -29,33 +34,35 @@ export interface TestWorker {
   dispatch: (url: string, init?: { method?: string, headers?: Record<string, string>, body?: string }) => Promise<Response>
   /** Reload the worker with other secrets/vars (added to the start options), keeping its D1: e.g. a signing-key rotation. */
   reconfigure: (changes: { secrets?: Record<string, string>, vars?: Record<string, string> }) => Promise<void>
-  /** The worker's console output so far (the harness captures it). */
+  /** The worker's console output so far. */
   logs: () => string[]
   close: () => Promise<void>
 }
 
 /**
- * The real built worker (.output, as `npm start` serves it) in workerd through wrangler's test
- * harness, with a fresh local D1, the real migrations applied, and a first admin seeded by the
- * same service code the CLI uses. No mocks.
+ * The real built worker (.output) served exactly as `npm start` serves it (scripts/lib/server.ts:
+ * workerd through Miniflare, the Node front that sets the client IP) on a fresh local D1 in a
+ * temporary state folder, the real migrations applied, and a first admin seeded by the same service
+ * code the CLI uses. No mocks. Tests simulate many clients, so by default the front trusts the
+ * client-sent CF-Connecting-IP (`TRUST_PROXY_HEADER=CF-Connecting-IP`); `trustProxyHeader: null`
+ * serves as `npm start` does without it.
  */
-export async function startWorker(opts: { vars?: Record<string, string>, secrets?: Record<string, string> } = {}): Promise<TestWorker> {
-  process.env.WRANGLER_SEND_METRICS = 'false'
-  process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
-  const server = createTestHarness({
+export async function startWorker(opts: { vars?: Record<string, string>, secrets?: Record<string, string>, trustProxyHeader?: string | null, persistTo?: string, seedAdmin?: boolean } = {}): Promise<TestWorker> {
+  // A state folder of its own (removed on close), or the given one (kept: e.g. a restart on the same data).
+  const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), 'lm-test-state-'))
+  const captured: string[] = []
+  // No DNS-over-HTTPS lookups to the internet from tests: those that check them start a resolver on loopback.
+  const bindingsFor = (secrets?: Record<string, string>, vars?: Record<string, string>) => ({ WEBHOOK_DNS_RESOLVER: 'off', ...vars, ...TEST_SECRETS, ...secrets })
+  const server = await startServer({
     root: ROOT,
-    workers: [{
-      configPath: './wrangler.toml',
-      secrets: { ...TEST_SECRETS, ...opts.secrets },
-      // No DNS-over-HTTPS lookups to the internet from tests: those that check them start a resolver on loopback.
-      vars: { WEBHOOK_DNS_RESOLVER: 'off', ...opts.vars },
-    }],
+    port: 0,
+    persistTo,
+    bindings: bindingsFor(opts.secrets, opts.vars),
+    trustProxyHeader: opts.trustProxyHeader === null ? undefined : (opts.trustProxyHeader ?? 'CF-Connecting-IP'),
+    onLog: (_level, message) => void captured.push(message),
+    lock: true,
   })
-  const { url } = await server.listen()
-  const worker = server.getWorker<AppEnv>()
-  await worker.applyD1Migrations('DB')
-  // Reassigned by reconfigure(): the harness's stubs to the old runtime are unusable after an update.
-  let env = await worker.getEnv()
+  let env = await server.miniflare.getBindings<AppEnv>()
   const context = (actor?: Actor) => offRequestContext({
     db: createDB(env.DB),
     env,
@@ -64,25 +71,24 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
   })
   const admin = { email: 'admin@example.com', password: `admin-${randomBytes(9).toString('base64url')}`, id: '' }
   const { ctx } = context()
-  admin.id = (await createUser(ctx, { email: admin.email, name: 'Admin', role: 'admin', password: admin.password })).user.id
+  if (opts.seedAdmin !== false) admin.id = (await createUser(ctx, { email: admin.email, name: 'Admin', role: 'admin', password: admin.password })).user.id
   const handle: TestWorker = {
-    url: url.toString().replace(/\/$/, ''),
+    url: server.url,
+    persistTo,
     env,
     context,
     admin,
-    scheduled: cron => server.getWorker().scheduled({ cron, scheduledTime: new Date() }),
-    dispatch: async (target, init) => (await server.fetch(target, init)) as unknown as Response,
+    scheduled: cron => server.scheduled(cron),
+    dispatch: (target, init) => server.dispatch(target, init),
     reconfigure: async (changes) => {
-      await server.update(current => ({
-        ...current,
-        workers: current.workers.map((wk, i) => (i === 0 ? { ...wk, secrets: { ...TEST_SECRETS, ...opts.secrets, ...changes.secrets }, vars: { ...opts.vars, ...changes.vars } } : wk)),
-      }))
-      handle.env = env = await server.getWorker<AppEnv>().getEnv()
-      const now = (await server.listen()).url.toString().replace(/\/$/, '')
-      if (now !== handle.url) throw new Error(`the worker moved from ${handle.url} to ${now} on reconfigure`)
+      await server.reconfigure(bindingsFor({ ...opts.secrets, ...changes.secrets }, { ...opts.vars, ...changes.vars }))
+      handle.env = env = await server.miniflare.getBindings<AppEnv>()
     },
-    logs: () => server.getLogs().map(l => l.message),
-    close: () => server.close(),
+    logs: () => [...captured],
+    close: async () => {
+      await server.close()
+      if (!opts.persistTo) rmSync(persistTo, { recursive: true, force: true })
+    },
   }
   return handle
 }

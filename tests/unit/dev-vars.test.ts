@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 describe('.dev.vars secrets', () => {
   it('a new file gets every secret, TOKEN_SIGNING_KEY as an Ed25519 PKCS#8 key the worker accepts, mode 0600', async () => {
     const file = join(dir, 'fresh.vars')
-    expect(ensureSecretsFile(file)).toEqual({ created: true, added: ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY'] })
+    expect(ensureSecretsFile(file)).toEqual({ created: true, added: ['SESSION_SECRET', 'KEY_HMAC_SECRET', 'KEY_ENC_SECRET', 'TOKEN_SIGNING_KEY', 'API_TOKEN_SECRET'] })
     expect(statSync(file).mode & 0o777).toBe(0o600)
     const secrets = readSecretsFile(file)
     expect(createPrivateKey({ key: Buffer.from(secrets.TOKEN_SIGNING_KEY, 'base64'), format: 'der', type: 'pkcs8' }).asymmetricKeyType).toBe('ed25519')
@@ -22,7 +22,7 @@ describe('.dev.vars secrets', () => {
   it('an older file gains TOKEN_SIGNING_KEY and keeps every other value', () => {
     const file = join(dir, 'old.vars')
     writeFileSync(file, 'SESSION_SECRET=s1\nKEY_HMAC_SECRET=h1\nKEY_ENC_SECRET=e1\n')
-    expect(ensureSecretsFile(file)).toEqual({ created: false, added: ['TOKEN_SIGNING_KEY'] })
+    expect(ensureSecretsFile(file)).toEqual({ created: false, added: ['TOKEN_SIGNING_KEY', 'API_TOKEN_SECRET'] })
     const values = readDotenv(file)
     expect([values.get('SESSION_SECRET'), values.get('KEY_HMAC_SECRET'), values.get('KEY_ENC_SECRET')]).toEqual(['s1', 'h1', 'e1'])
     const key = values.get('TOKEN_SIGNING_KEY')!

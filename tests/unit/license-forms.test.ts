@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createLicenseFormSchema, dayInputSchema, metadataJsonSchema, renewLicenseFormSchema } from '../../shared/schemas/licenses'
+import { createLicenseFormSchema, dayInputSchema, editLicenseFormSchema, metadataJsonSchema, renewalPeriodOf, renewalPresetOf, renewLicenseFormSchema } from '../../shared/schemas/licenses'
 
 const base = { label: '', expiry: '1y', renewal: 'none', unlimitedDevices: false, maxDevices: 1, metadata: '' } as const
 const messages = (r: { success: boolean, error?: { issues: { path: PropertyKey[], message: string }[] } }) =>
@@ -37,5 +37,18 @@ describe('license form schemas', () => {
     expect(messages(renewLicenseFormSchema.safeParse({ mode: 'date', expiresOn: '' }))).toEqual({ expiresOn: 'Pick a date' })
     expect(dayInputSchema.safeParse('2027-02-30').success).toBe(false)
     expect(dayInputSchema.safeParse('2028-02-29').success).toBe(true)
+  })
+
+  it('the renewal control is the same in Create and Edit: presets in words, a custom duration checked', () => {
+    expect(renewalPresetOf(null)).toEqual({ renewal: 'none', renewalPeriod: '' })
+    expect(renewalPresetOf('1y')).toEqual({ renewal: '1y', renewalPeriod: '' })
+    expect(renewalPresetOf('6mo')).toEqual({ renewal: 'custom', renewalPeriod: '6mo' })
+    expect(renewalPeriodOf('none', 'x')).toBeNull()
+    expect(renewalPeriodOf('30d', '')).toBe('30d')
+    expect(renewalPeriodOf('custom', ' 6MO ')).toBe('6mo')
+    const edit = { id: 'lic_abc', label: 'x', renewal: 'custom' as const }
+    expect(messages(editLicenseFormSchema.safeParse({ ...edit, renewalPeriod: 'soon' }))).toEqual({ renewalPeriod: expect.stringMatching(/duration like/) })
+    expect(editLicenseFormSchema.safeParse({ ...edit, renewalPeriod: '2w' }).success).toBe(true)
+    expect(editLicenseFormSchema.safeParse({ ...edit, renewal: 'none' }).success).toBe(true)
   })
 })

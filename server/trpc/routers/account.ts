@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { changePasswordSchema, updateProfileSchema } from '../../../shared/schemas/auth'
 import { idSchema } from '../../../shared/schemas/common'
+import { onboardingProgress } from '../../services/onboarding'
 import { endOtherSessions, endOwnSession, listUserSessions } from '../../services/sessions'
 import { changePassword, getUser, updateProfile } from '../../services/users'
 import { protectedProcedure, router } from '../init'
@@ -28,4 +29,7 @@ export const accountRouter = router({
 
   revokeOtherSessions: protectedProcedure
     .mutation(({ ctx }) => endOtherSessions(ctx, ctx.user.id, ctx.session.id)),
+
+  /** The Overview's getting-started checklist: which steps your own data shows done (server/services/onboarding.ts). */
+  onboarding: protectedProcedure.query(({ ctx }) => onboardingProgress(ctx, ctx.user.id)),
 })

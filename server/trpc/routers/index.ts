@@ -5,6 +5,7 @@ import { licensesRouter } from './licenses'
 import { logRouter } from './log'
 import { productsRouter } from './products'
 import { settingsRouter } from './settings'
+import { tokensRouter } from './tokens'
 import { usersRouter } from './users'
 import { webhooksRouter } from './webhooks'
 
@@ -17,6 +18,7 @@ export const appRouter = router({
   log: logRouter,
   webhooks: webhooksRouter,
   settings: settingsRouter,
+  tokens: tokensRouter,
 })
 
 export type AppRouter = typeof appRouter

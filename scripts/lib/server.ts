@@ -1,0 +1,244 @@
+/**
+ * The self-hosted server (issue 11, docs/self-hosting.md): the built worker in workerd through
+ * Miniflare's API — the library `wrangler dev` runs on, with the same local D1 files and Durable
+ * Object storage under <state>/v3 and the bindings of wrangler.toml — without wrangler's dev proxy
+ * chain. A small Node front (scripts/lib/front.ts) owns the public port: it sets the client IP
+ * from the connection, as Cloudflare's edge does, and forwards to a workerd socket on loopback that
+ * reaches the worker's entry directly (no Miniflare entry worker, no assets router, no operator
+ * endpoint). `npm start`, the tests (tests/support/worker.ts) and `npm run bench` all serve this way.
+ */
+import { randomBytes } from 'node:crypto'
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { createServer as createNetServer } from 'node:net'
+import { join, resolve } from 'node:path'
+import { Miniflare, convertV4MiniflareOptions } from 'miniflare'
+import { Pool } from 'undici'
+import { cronMatches } from './cron'
+import { LOCK_FILE, servingPid } from './local-d1'
+import { startFront, type Front } from './front'
+import { applyD1Migrations } from './migrations'
+
+export interface ServerOptions {
+  root: string
+  /** Public port (0: any free one). */
+  port: number
+  /** Address the public port listens on (default 127.0.0.1: put a reverse proxy in front, docs/self-hosting.md). */
+  host?: string
+  /** State folder (as wrangler --persist-to); default <root>/.wrangler/state. */
+  persistTo?: string
+  /** Worker secrets and extra vars, added to wrangler.toml's [vars] (later wins). */
+  bindings?: Record<string, string>
+  /** A header the operator's own reverse proxy sets (TRUST_PROXY_HEADER); unset: the connection's address. */
+  trustProxyHeader?: string
+  /** Print one line per request (LOG_REQUESTS=1). */
+  logRequests?: boolean
+  /** Fire wrangler.toml's [triggers] crons on their schedule (npm start: yes; tests: they call scheduled()). */
+  cron?: boolean
+  /** Refuse a second server on the same state folder (npm start: yes). */
+  lock?: boolean
+  /** The worker's console output (default: printed to stderr). */
+  onLog?: (level: string, message: string) => void
+}
+
+export interface RunningServer {
+  /** The public URL (through the front). */
+  url: string
+  /** The worker's own socket on loopback, no front: the bench's bare-workerd row. */
+  directUrl: string
+  /** Send a request to the worker as if to `url` (any origin, https too), past the front: for tests. */
+  dispatch: (url: string, init?: { method?: string, headers?: Record<string, string>, body?: string }) => Promise<Response>
+  miniflare: Miniflare
+  crons: string[]
+  /** Run one cron's scheduled work now and wait for it (what the server does on the schedule). */
+  scheduled: (cron: string) => Promise<void>
+  /** Swap secrets/vars (a reload of the worker, same state and ports). */
+  reconfigure: (bindings: Record<string, string>) => Promise<void>
+  /** Stop accepting, let in-flight requests and their waitUntil work finish, stop workerd. */
+  close: () => Promise<void>
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return await new Promise((resolvePort, reject) => {
+    const srv = createNetServer().listen(0, host, () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolvePort(port))
+    }).on('error', reject)
+  })
+}
+
+/** Every module of the built worker (.output/server), the self-host entry first. */
+function workerModules(root: string, controlToken: string) {
+  const dir = join(root, '.output/server')
+  if (!existsSync(join(dir, 'index.mjs'))) throw new Error('no built worker (.output/server/index.mjs): run `npm run build`')
+  const entry = readFileSync(join(import.meta.dirname, 'selfhost-entry.mjs'), 'utf8').replace('__LM_CONTROL_TOKEN__', controlToken)
+  const types: [RegExp, string][] = [[/\.m?js$/, 'ESModule'], [/\.wasm$/, 'CompiledWasm'], [/\.(txt|html|sql)$/, 'Text'], [/\.bin$/, 'Data']]
+  const files = (readdirSync(dir, { recursive: true }) as string[]).filter(f => !f.endsWith('.map')).sort()
+  const modules: { type: string, path: string, contents?: string }[] = [{ type: 'ESModule', path: join(dir, 'lm-selfhost.mjs'), contents: entry }]
+  for (const f of files) {
+    const type = types.find(([re]) => re.test(f))?.[1]
+    if (type && f !== 'lm-selfhost.mjs') modules.push({ type, path: join(dir, f) })
+  }
+  return { dir, modules }
+}
+
+/**
+ * workerd as a child that (1) is not in the server's process group, so a terminal's Ctrl+C or a
+ * service manager's SIGTERM to the group reaches only the server, which then shuts down in order
+ * (in-flight requests, waitUntil work, then workerd); and (2) dies with the server (PR_SET_PDEATHSIG)
+ * when that is killed outright, so no orphan keeps serving the state. Through util-linux's setsid
+ * and setpriv where they exist (Linux); elsewhere workerd is started as Miniflare does by itself.
+ */
+function useWorkerdLauncher() {
+  if (process.env.MINIFLARE_WORKERD_PATH || process.platform !== 'linux') return
+  const has = (cmd: string) => ['/usr/bin', '/bin', '/usr/local/bin'].some(d => existsSync(join(d, cmd)))
+  if (!has('setsid') || !has('setpriv')) return
+  const workerd = (createRequire(import.meta.url)('workerd') as { default: string }).default
+  const dir = mkdtempSync(join(tmpdir(), 'lm-workerd-'))
+  const launcher = join(dir, 'workerd')
+  writeFileSync(launcher, `#!/bin/sh\nexec setsid setpriv --pdeathsig KILL -- ${JSON.stringify(workerd)} "$@"\n`, { mode: 0o755 })
+  process.env.MINIFLARE_WORKERD_PATH = launcher
+}
+
+function claimLock(persistTo: string): () => void {
+  const file = join(persistTo, LOCK_FILE)
+  const pid = servingPid(persistTo)
+  if (pid !== null) throw new Error(`another server (pid ${pid}) is already serving ${persistTo}: stop it first`)
+  writeFileSync(file, `${process.pid}\n`)
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file)
+    }
+    catch { /* gone */ }
+  }
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const root = resolve(opts.root)
+  const persistTo = resolve(opts.persistTo ?? join(root, '.wrangler/state'))
+  try {
+    mkdirSync(persistTo, { recursive: true })
+    accessSync(persistTo, constants.W_OK)
+  }
+  catch {
+    throw new Error(`the state folder ${persistTo} is not writable`)
+  }
+  const controlToken = randomBytes(24).toString('base64url')
+  const { dir, modules } = workerModules(root, controlToken)
+  const releaseLock = opts.lock ? claimLock(persistTo) : () => {}
+
+  // The public port first: a port in use fails before workerd starts (requests wait for `ready`).
+  let front: Front | undefined
+  let mf: Miniflare | undefined
+  try {
+    const [proxyPort, directPort, controlPort] = [await freePort(), await freePort(), await freePort()]
+    let markReady!: () => void
+    const ready = new Promise<void>(r => (markReady = r))
+    front = await startFront({
+      host: opts.host ?? '127.0.0.1',
+      port: opts.port,
+      upstream: `http://127.0.0.1:${proxyPort}`,
+      trustProxyHeader: opts.trustProxyHeader,
+      logRequests: !!opts.logRequests,
+      ready,
+    })
+
+    const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler')
+    const configPath = join(root, 'wrangler.toml')
+    const fromToml = unstable_getMiniflareWorkerOptions(configPath)
+    const { modulesRules: _rules, ...base } = fromToml.workerOptions as typeof fromToml.workerOptions & { modulesRules?: unknown }
+    // wrangler.toml's [vars] only: wrangler also reads the project's .dev.vars, but secrets come from
+    // the caller (npm start: its secrets file; tests: their own), never from a file they did not name.
+    const tomlVars = (unstable_readConfig({ config: configPath }).vars ?? {}) as Record<string, unknown>
+    base.bindings = Object.fromEntries(Object.keys(tomlVars).map(k => [k, (base.bindings as Record<string, unknown>)[k]]))
+    const crons = (base.cronTriggers ?? []) as string[]
+    const onLog = opts.onLog ?? ((_level: string, message: string) => process.stderr.write(`${message}\n`))
+    const options = (bindings: Record<string, string>) => convertV4MiniflareOptions({
+      host: '127.0.0.1',
+      port: 0,
+      resourcePersistencePath: join(persistTo, 'v3'),
+      enableDevRegistry: false,
+      logRequests: false,
+      handleStructuredLogs: ({ level, message }: { level: string, message: string }) => onLog(level, message),
+      workers: [{
+        ...base,
+        name: 'license-manager',
+        modulesRoot: dir,
+        modules,
+        bindings: { ...(base.bindings as Record<string, unknown>), ...bindings },
+        unsafeDirectSockets: [
+          // The front's upstream: proxy style (absolute-form targets), so the worker sees the public URL.
+          { host: '127.0.0.1', port: proxyPort, entrypoint: 'served', proxy: true },
+          // The same entrypoint, plain: the bench's bare-workerd row.
+          { host: '127.0.0.1', port: directPort, entrypoint: 'served' },
+          { host: '127.0.0.1', port: controlPort, entrypoint: 'control' },
+        ],
+      }],
+    } as Parameters<typeof convertV4MiniflareOptions>[0])
+    useWorkerdLauncher()
+    mf = new Miniflare(options(opts.bindings ?? {}))
+    await mf.ready
+    await applyD1Migrations(await mf.getD1Database('DB'), join(root, 'db/migrations'))
+    markReady()
+
+    const controlUrl = `http://127.0.0.1:${controlPort}`
+    const control = async (path: string) => {
+      const res = await fetch(`${controlUrl}${path}`, { headers: { 'x-lm-control': controlToken } })
+      await res.arrayBuffer()
+      if (!res.ok) throw new Error(`control ${path}: ${res.status}`)
+    }
+    const scheduled = (cron: string) => control(`/scheduled?cron=${encodeURIComponent(cron)}`)
+
+    // wrangler's local runtime fires no Cron Triggers: fire them here at each matching minute.
+    let timer: NodeJS.Timeout | undefined
+    if (opts.cron) {
+      let lastMinute = Math.floor(Date.now() / 60_000)
+      timer = setInterval(() => {
+        const now = new Date()
+        const minute = Math.floor(now.getTime() / 60_000)
+        if (minute === lastMinute) return
+        lastMinute = minute
+        for (const cron of crons.filter(c => cronMatches(c, now))) {
+          scheduled(cron).catch(error => onLog('error', `cron ${cron} failed: ${error instanceof Error ? error.message : String(error)}`))
+        }
+      }, 1000)
+      timer.unref()
+    }
+
+    const runningMf = mf
+    let dispatcher: Pool | undefined
+    const runningFront = front
+    let closing: Promise<void> | undefined
+    return {
+      url: runningFront.url,
+      directUrl: `http://127.0.0.1:${directPort}`,
+      miniflare: runningMf,
+      dispatch: async (target, init = {}) => {
+        const res = await (dispatcher ??= new Pool(`http://127.0.0.1:${proxyPort}`)).request({ path: new URL(target).href, method: (init.method ?? 'GET') as 'GET', headers: { 'host': new URL(target).host, 'cf-connecting-ip': '127.0.0.1', 'x-forwarded-proto': new URL(target).protocol.slice(0, -1), ...init.headers }, body: init.body })
+        const headers = new Headers()
+        for (const [k, v] of Object.entries(res.headers)) for (const one of [v ?? []].flat()) headers.append(k, one)
+        const buf = await res.body.arrayBuffer()
+        return new Response(res.statusCode === 204 || res.statusCode === 304 ? null : buf, { status: res.statusCode, headers })
+      },
+      crons,
+      scheduled,
+      reconfigure: async bindings => runningMf.setOptions(options(bindings)),
+      close: () => (closing ??= (async () => {
+        if (timer) clearInterval(timer)
+        await runningFront.close(30_000)
+        // waitUntil work of answered requests (batched event writes, webhook first attempts).
+        await Promise.race([control('/idle'), new Promise(r => setTimeout(r, 30_000).unref())]).catch(() => {})
+        await dispatcher?.close().catch(() => {})
+        await runningMf.dispose()
+        releaseLock()
+      })()),
+    }
+  }
+  catch (error) {
+    await front?.close(0).catch(() => {})
+    await mf?.dispose().catch(() => {})
+    releaseLock()
+    throw error
+  }
+}

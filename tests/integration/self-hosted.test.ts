@@ -1,0 +1,119 @@
+/**
+ * The self-hosted server's public port (scripts/lib/front.ts, docs/self-hosting.md): the client IP
+ * comes from the connection unless TRUST_PROXY_HEADER names a header, and no operator endpoint
+ * answers on it.
+ */
+import { eq } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { events } from '../../db/schema'
+import { generateKey } from '../../server/lib/keys'
+import { clientIpFor, forwardedHeaders, plainAddress } from '../../scripts/lib/front'
+import { startWorker, type TestWorker } from '../support/worker'
+
+const post = (w: TestWorker, headers: Record<string, string>, body: unknown) =>
+  fetch(`${w.url}/api/v1/licenses/verify`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'self-hosted-test', ...headers }, body: JSON.stringify(body) })
+
+async function eventIps(w: TestWorker): Promise<string[]> {
+  const { ctx } = w.context()
+  // Validation events are written in batches after the answer: poll until all have landed.
+  for (let i = 0; i < 200; i++) {
+    const rows = await ctx.db.select({ ip: events.ip, type: events.type }).from(events).where(eq(events.userAgent, 'self-hosted-test'))
+    if (rows.length >= 5) return rows.map(r => r.ip ?? '')
+    await new Promise(r => setTimeout(r, 25))
+  }
+  throw new Error('validation events did not arrive')
+}
+
+describe('without TRUST_PROXY_HEADER (npm start\'s default)', () => {
+  let w: TestWorker
+  beforeAll(async () => {
+    w = await startWorker({ trustProxyHeader: null, vars: { BRUTE_FORCE_MAX_NOT_FOUND: '4', BRUTE_FORCE_WINDOW_SECONDS: '600' } })
+  })
+  afterAll(async () => w?.close())
+
+  it('a spoofed CF-Connecting-IP / X-Forwarded-For changes neither the limits nor the log', async () => {
+    const answers: number[] = []
+    for (let i = 0; i < 6; i++) {
+      const res = await post(w, { 'cf-connecting-ip': `203.0.113.${i + 1}`, 'x-forwarded-for': `198.51.100.${i + 1}`, 'x-real-ip': `192.0.2.${i + 1}`, 'true-client-ip': `192.0.2.${i + 1}` }, { key: generateKey().key })
+      answers.push(res.status)
+      await res.arrayBuffer()
+    }
+    // Four unknown keys are allowed to one IP; the fifth and sixth are refused: all six came from 127.0.0.1.
+    expect(answers).toEqual([200, 200, 200, 200, 200, 429])
+    const ips = await eventIps(w)
+    expect(ips.length).toBeGreaterThanOrEqual(5)
+    expect(new Set(ips)).toEqual(new Set(['127.0.0.1']))
+  })
+
+  it('a client cannot set request.cf through Miniflare\'s MF-CF-Blob header, nor reach its control headers', async () => {
+    const res = await fetch(`${w.url}/api/v1/health`, { headers: { 'mf-cf-blob': JSON.stringify({ country: 'XX', clientIp: '203.0.113.9' }), 'mf-original-url': 'https://evil.example/' } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true })
+  })
+
+  it('no operator endpoint answers on the served port (no /__scheduled, no Miniflare platform proxy)', async () => {
+    const baseline = await fetch(`${w.url}/no-such-page-${Date.now()}`, { redirect: 'manual' })
+    await baseline.arrayBuffer()
+    for (const [path, headers] of [
+      ['/__scheduled?cron=*/5+*+*+*+*', {}],
+      ['/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*', {}],
+      ['/cdn-cgi/platform-proxy', { 'mf-op': 'GET' }],
+      ['/cdn-cgi/mf/scheduled', {}],
+      ['/cdn-cgi/explorer', {}],
+    ] as const) {
+      const res = await fetch(`${w.url}${path}`, { headers, redirect: 'manual' })
+      const text = await res.text()
+      // What an unknown page gets from the app itself, never a runtime's answer.
+      expect(res.status, path).toBe(baseline.status)
+      expect(text, path).not.toMatch(/ran scheduled|scheduled event|Invalid proxy request/i)
+    }
+  })
+})
+
+describe('TRUST_PROXY_HEADER=X-Forwarded-For (behind the operator\'s own reverse proxy)', () => {
+  let w: TestWorker
+  beforeAll(async () => {
+    w = await startWorker({ trustProxyHeader: 'X-Forwarded-For' })
+  })
+  afterAll(async () => w?.close())
+
+  it('uses the right-most X-Forwarded-For address and ignores a client-sent CF-Connecting-IP', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await post(w, { 'x-forwarded-for': `10.9.9.9, 192.0.2.${i % 2 ? 10 : 20}`, 'cf-connecting-ip': '203.0.113.99' }, { key: generateKey().key })
+      await res.arrayBuffer()
+    }
+    const ips = await eventIps(w)
+    expect(new Set(ips)).toEqual(new Set(['192.0.2.10', '192.0.2.20']))
+  })
+
+  it('a 100 kB body to a public route gets the worker\'s 413, not a broken connection', async () => {
+    const res = await post(w, { 'x-forwarded-for': '192.0.2.30' }, { key: 'x'.repeat(100_000) })
+    expect(res.status).toBe(413)
+    expect((await res.json()).error.code).toBe('PAYLOAD_TOO_LARGE')
+  })
+})
+
+describe('the front\'s header rules', () => {
+  it('plain addresses only', () => {
+    expect(plainAddress('::ffff:192.0.2.7')).toBe('192.0.2.7')
+    expect(plainAddress('[2001:db8::1]')).toBe('2001:db8::1')
+    expect(plainAddress('evil')).toBe('')
+    expect(plainAddress('192.0.2.1:443')).toBe('')
+  })
+
+  it('takes the right-most X-Forwarded-For entry over several lines; falls back to the socket when it is not an address', () => {
+    expect(clientIpFor(['X-Forwarded-For', '1.1.1.1, 2.2.2.2', 'x-forwarded-for', '3.3.3.3'], '127.0.0.1', 'x-forwarded-for')).toBe('3.3.3.3')
+    expect(clientIpFor(['X-Forwarded-For', '1.1.1.1, junk'], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('127.0.0.1')
+    expect(clientIpFor(['CF-Connecting-IP', '1.1.1.1'], '127.0.0.1', undefined)).toBe('127.0.0.1')
+    expect(clientIpFor(['CF-Connecting-IP', '2001:db8::5'], '127.0.0.1', 'cf-connecting-ip')).toBe('2001:db8::5')
+  })
+
+  it('drops edge-set and Miniflare headers unless trusted, and always sets CF-Connecting-IP and X-Forwarded-Proto', () => {
+    const raw = ['Host', 'a.example', 'CF-Connecting-IP', '1.1.1.1', 'CF-IPCountry', 'XX', 'X-Forwarded-For', '2.2.2.2', 'MF-CF-Blob', '{}', 'X-Forwarded-Proto', 'https', 'Accept', '*/*']
+    const names = (h: string[]) => h.filter((_, i) => i % 2 === 0).map(n => n.toLowerCase())
+    expect(names(forwardedHeaders(raw, '127.0.0.1', undefined, 'a.example', 'http'))).toEqual(['host', 'accept', 'cf-connecting-ip', 'x-forwarded-proto'])
+    const trusted = forwardedHeaders(raw, '2.2.2.2', 'x-forwarded-for', 'a.example', 'https')
+    expect(names(trusted)).toEqual(['host', 'x-forwarded-for', 'accept', 'cf-connecting-ip', 'x-forwarded-proto'])
+    expect(trusted.slice(-4)).toEqual(['cf-connecting-ip', '2.2.2.2', 'x-forwarded-proto', 'https'])
+  })
+})
