@@ -40,6 +40,8 @@ const NAMES: Record<string, EventName> = {
   'webhook.secret_revealed': { label: 'Webhook secret revealed', icon: 'i-lucide-eye' },
   'webhook.secret_rotated': { label: 'Webhook secret rotated', icon: 'i-lucide-refresh-cw' },
   'webhook.test': { label: 'Webhook test event', icon: 'i-lucide-send' },
+  'api_token.created': { label: 'API token created', icon: 'i-lucide-key-square' },
+  'api_token.revoked': { label: 'API token revoked', icon: 'i-lucide-ban' },
   'user.created': { label: 'User added', icon: 'i-lucide-user-plus' },
   'user.updated': { label: 'User edited', icon: 'i-lucide-user-cog' },
   'user.disabled': { label: 'User disabled', icon: 'i-lucide-user-x' },
@@ -54,6 +56,7 @@ const GROUP_ICONS: Record<LogGroup, string> = {
   devices: 'i-lucide-monitor',
   products: 'i-lucide-package',
   webhooks: 'i-lucide-webhook',
+  tokens: 'i-lucide-key-square',
   admin: 'i-lucide-users',
 }
 

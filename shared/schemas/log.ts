@@ -13,6 +13,7 @@ export const LOG_GROUPS = {
   devices: { prefixes: ['device.'], label: 'Devices' },
   products: { prefixes: ['product.'], label: 'Products' },
   webhooks: { prefixes: ['webhook.'], label: 'Webhooks' },
+  tokens: { prefixes: ['api_token.'], label: 'API tokens' },
   admin: { prefixes: ['user.'], label: 'Users (admin)' },
 } as const satisfies Record<string, { prefixes: readonly string[], label: string }>
 export type LogGroup = keyof typeof LOG_GROUPS

@@ -118,11 +118,11 @@ afterAll(async () => { await w?.close() })
 
 describe('log.list filters', () => {
   it('a type group returns only that group', async () => {
-    const groups = { auth: /^(auth|session)\./, licenses: /^license\./, validations: /^validation\./, devices: /^device\./, products: /^product\./, webhooks: /^webhook\./, admin: /^user\./ } as const
+    const groups = { auth: /^(auth|session)\./, licenses: /^license\./, validations: /^validation\./, devices: /^device\./, products: /^product\./, webhooks: /^webhook\./, tokens: /^api_token\./, admin: /^user\./ } as const
     for (const [group, re] of Object.entries(groups)) {
       const items = await listAll(admin, { group })
       for (const e of items) expect(e.type, `${group}: ${e.type}`).toMatch(re)
-      if (!['devices', 'products', 'webhooks'].includes(group)) expect(items.length, group).toBeGreaterThan(0)
+      if (!['devices', 'products', 'webhooks', 'tokens'].includes(group)) expect(items.length, group).toBeGreaterThan(0)
     }
     const validations = await listAll(admin, { group: 'validations' })
     expect(validations.length).toBe(validationCalls + BULK / 2)

@@ -132,7 +132,7 @@ const LAYOUT_PROBE = `(() => {
     const ox = getComputedStyle(el).overflowX
     if (ox !== 'auto' && ox !== 'scroll') continue
     scrollers.push(describe(el) + ' ' + el.scrollWidth + '>' + el.clientWidth)
-    if (el.clientWidth >= window.innerWidth - 40) pageWide = Math.max(pageWide, el.scrollWidth - el.clientWidth)
+    if (el.clientWidth >= window.innerWidth - 2) pageWide = Math.max(pageWide, el.scrollWidth - el.clientWidth)
   }
   const nav = performance.getEntriesByType('navigation')[0]
   const emptyIcons = Array.from(document.querySelectorAll('svg.iconify')).filter(s => !s.innerHTML.trim()).length

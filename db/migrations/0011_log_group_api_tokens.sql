@@ -1,0 +1,2 @@
+DROP INDEX `events_group_created_id_idx`;--> statement-breakpoint
+CREATE INDEX `events_group_created_id_idx` ON `events` ((case when "type" glob 'auth.*' or "type" glob 'session.*' then 'auth' when "type" glob 'license.*' then 'licenses' when "type" glob 'validation.*' then 'validations' when "type" glob 'device.*' then 'devices' when "type" glob 'product.*' then 'products' when "type" glob 'webhook.*' then 'webhooks' when "type" glob 'api_token.*' then 'tokens' when "type" glob 'user.*' then 'admin' end),`created_at`,`id`);
