@@ -149,8 +149,11 @@ export function licenseObject(l: LicenseView) {
     label: l.label,
     status: l.displayStatus,
     expiresAt: l.expiresAt,
-    // Grace periods arrive with license policies (SPEC "Licence policies"); until then none.
-    graceEndsAt: (l as { graceEndsAt?: Date | null }).graceEndsAt ?? null,
+    graceEndsAt: l.graceEndsAt,
+    grace: l.grace,
+    expiresAfterActivation: l.expiresAfterActivation,
+    maxActivationsPerPeriod: l.maxActivationsPerPeriod,
+    leaseDuration: l.leaseDuration,
     maxDevices: l.maxDevices,
     devices: { used: l.devicesUsed, max: l.maxDevices },
     metadata: l.metadata,

@@ -15,7 +15,7 @@ const AT = '2026-12-01T10:00:00.000Z'
 const product = { id: 'prd_01jd3k8w2x', ownerId: 'usr_01jd3k0a7q', name: 'Photo Pro', slug: 'photo-pro', defaults: { expiresIn: '1y', maxDevices: 3 }, licenseCount: 12, createdAt: AT, updatedAt: AT }
 const license = {
   id: 'lic_01jd3m4c9v', ownerId: 'usr_01jd3k0a7q', product: { id: product.id, slug: product.slug }, label: 'ACME seat', status: 'active',
-  expiresAt: '2027-12-01T10:00:00.000Z', graceEndsAt: null, maxDevices: 3, devices: { used: 1, max: 3 }, metadata: { tier: 'pro' }, renewal: '1y',
+  expiresAt: '2027-12-01T10:00:00.000Z', graceEndsAt: null, grace: null, expiresAfterActivation: null, maxActivationsPerPeriod: null, leaseDuration: null, maxDevices: 3, devices: { used: 1, max: 3 }, metadata: { tier: 'pro' }, renewal: '1y',
   maskedKey: 'LM-7K3QF-•••••-•••••-•••••-•••••-4Q9XH', customer: { email: 'ada@example.com', name: 'Ada Lovelace', externalId: 'order_1042' }, createdAt: AT, updatedAt: AT,
 }
 const device = { id: 'dev_01jd3n2r8k', fingerprint: 'device-4f2a', name: 'Ada\'s MacBook', ip: '203.0.113.7', firstSeenAt: AT, lastSeenAt: AT }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { idSchema, productRefSchema } from './common'
 import { customerEmailSchema, customerNameSchema, durationSchema, externalIdSchema, labelSchema, LICENSE_VIEW_STATUSES, maxDevicesSchema, metadataSchema } from './licenses'
+import { activationLimitSchema, policyFields } from './policies'
 import { productDefaultsSchema, productNameSchema, productSlugSchema } from './products'
 
 /**
@@ -48,6 +49,10 @@ export const productObjectSchema = z.object({
     renewalPeriod: z.string().optional(),
     maxDevices: z.number().int().optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
+    grace: z.string().optional(),
+    expiresAfterActivation: z.string().optional(),
+    maxActivationsPerPeriod: activationLimitSchema.optional(),
+    leaseDuration: z.string().optional(),
   }),
   licenseCount: z.number().int(),
   createdAt: dateOutput,
@@ -70,7 +75,11 @@ export const licenseObjectSchema = z.object({
   label: z.string(),
   status: z.enum(LICENSE_VIEW_STATUSES).describe('suspended wins over expired'),
   expiresAt: dateOutput.nullable().describe('null = perpetual'),
-  graceEndsAt: dateOutput.nullable(),
+  graceEndsAt: dateOutput.nullable().describe('End of the grace period after expiry (null: no grace)'),
+  grace: z.string().nullable().describe('Grace after expiry, e.g. 7d (verify answers GRACE_PERIOD until graceEndsAt)'),
+  expiresAfterActivation: z.string().nullable().describe('A trial\'s length from its first activation, e.g. 14d'),
+  maxActivationsPerPeriod: z.object({ count: z.number().int(), period: z.string() }).nullable().describe('At most count new activations within the trailing period'),
+  leaseDuration: z.string().nullable().describe('Floating seats: a device holds its seat this long after each heartbeat, e.g. 15min'),
   maxDevices: z.number().int().nullable().describe('null = unlimited'),
   devices: z.object({ used: z.number().int(), max: z.number().int().nullable() }),
   metadata: z.record(z.string(), z.unknown()),
@@ -148,6 +157,7 @@ export const createLicenseBodySchema = z.strictObject({
   renewal: durationSchema.nullable().optional(),
   maxDevices: maxDevicesSchema.optional(),
   metadata: metadataSchema.optional(),
+  ...policyFields,
   ...customerFields,
 }).refine(v => !(v.expiresAt !== undefined && v.expiresAt !== null && v.expiresIn), { message: 'Give expiresAt or expiresIn, not both', path: ['expiresIn'] })
 
@@ -158,6 +168,7 @@ export const updateLicenseBodySchema = z.strictObject({
   metadata: metadataSchema.optional(),
   renewal: durationSchema.nullable().optional(),
   expiresAt: dateInput.nullable().optional(),
+  ...policyFields,
   ...customerFields,
 })
 

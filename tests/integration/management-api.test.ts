@@ -232,6 +232,41 @@ describe('routes', () => {
   })
 })
 
+describe('license policies', () => {
+  it('create and change a license and product defaults with policies; bad values are 422 naming the field and change nothing', async () => {
+    const owner = await seedOwner(w)
+    const { token } = await tokenFor(w, owner.id)
+    const p = await mgmt(w, token, 'POST', '/products', { name: 'Lab', slug: 'lab', defaults: { expiresIn: '1y', grace: '7d', leaseDuration: '15min', maxActivationsPerPeriod: { count: 3, period: '1mo' } } })
+    expect(p.status).toBe(201)
+    expect(p.json.product.defaults).toMatchObject({ grace: '7d', leaseDuration: '15min', maxActivationsPerPeriod: { count: 3, period: '1mo' } })
+    const fromProduct = (await mgmt(w, token, 'POST', '/licenses', { product: 'lab' })).json.license
+    expect(fromProduct).toMatchObject({ grace: '7d', leaseDuration: '15min', maxActivationsPerPeriod: { count: 3, period: '1mo' }, expiresAfterActivation: null })
+    expect(Date.parse(fromProduct.graceEndsAt) - Date.parse(fromProduct.expiresAt)).toBe(7 * 86_400_000)
+    const trial = await mgmt(w, token, 'POST', '/licenses', { expiresAfterActivation: '14d', grace: '3d', leaseDuration: '1h' })
+    expect(trial.status).toBe(201)
+    expect(trial.json.license).toMatchObject({ expiresAt: null, graceEndsAt: null, expiresAfterActivation: '14d', grace: '3d', leaseDuration: '1h' })
+    const changed = await mgmt(w, token, 'PATCH', `/licenses/${fromProduct.id}`, { grace: '3d', leaseDuration: null, maxActivationsPerPeriod: null })
+    expect(changed.json.license).toMatchObject({ grace: '3d', leaseDuration: null, maxActivationsPerPeriod: null })
+    expect(Date.parse(changed.json.license.graceEndsAt) - Date.parse(changed.json.license.expiresAt)).toBe(3 * 86_400_000)
+    const before = await snapshot(w)
+    for (const [method, path, body, field] of [
+      ['POST', '/licenses', { expiresIn: '30d', grace: 'forever' }, 'grace'],
+      ['POST', '/licenses', { grace: '7d' }, 'grace'],
+      ['POST', '/licenses', { leaseDuration: '10s' }, 'leaseDuration'],
+      ['POST', '/licenses', { maxActivationsPerPeriod: { count: 0, period: '30d' } }, 'maxActivationsPerPeriod.count'],
+      ['POST', '/licenses', { expiresAt: '2030-01-01T00:00:00Z', expiresAfterActivation: '14d' }, 'expiresAfterActivation'],
+      ['PATCH', `/licenses/${fromProduct.id}`, { leaseDuration: '31d' }, 'leaseDuration'],
+      ['PATCH', `/licenses/${fromProduct.id}`, { maxActivationsPerPeriod: { count: 2, period: 'weekly' } }, 'maxActivationsPerPeriod.period'],
+      ['PATCH', `/products/${p.json.product.id}`, { defaults: { grace: '2y', expiresIn: '1y' } }, 'defaults.grace'],
+    ] as const) {
+      const r = await mgmt(w, token, method, path, body)
+      expect([path, JSON.stringify(body), r.status, r.json.error.code]).toEqual([path, JSON.stringify(body), 422, 'VALIDATION_FAILED'])
+      expect(Object.keys(r.json.error.fields), JSON.stringify(body)).toContain(field)
+    }
+    expect(await snapshot(w)).toBe(before)
+  })
+})
+
 describe('authorization', () => {
   it('another owner\'s objects are 404 and untouched; a read-only token reads but 403s on writes; ownerId is for admins', async () => {
     const c = await mgmt(w, tokens.owner, 'POST', '/licenses', { label: 'mine' })
