@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { recordEvent } from '../../server/services/events'
+import { createApiToken } from '../../server/services/api-tokens'
 import { createUser } from '../../server/services/users'
 import { launchBrowser } from '../support/browser'
 import { uniqueEmail } from '../support/client'
@@ -121,10 +121,9 @@ describe('onboarding checklist and Integrate page (headless Chromium, built work
     await done(page, 'webhook').waitFor()
     await expect(page.getByTestId('onboarding-progress').textContent()).resolves.toBe('4 of 5 done')
 
-    // The token step reads the `api_token.created` event the management API's token service writes
-    // (server/services/onboarding.ts); recorded here as that service records it, for this owner.
+    // A token created where the CLI and the Account card create them (server/services/api-tokens.ts).
     const { ctx } = w.context()
-    await recordEvent(ctx, { type: 'api_token.created', outcome: 'success', subjectType: 'api_token', subjectId: 'tok_onboarding', ownerId: sellerId, detail: { name: 'store' } })
+    await createApiToken(ctx, sellerId, { name: 'store', readOnly: false })
     await page.getByTestId('onboarding').waitFor({ state: 'detached', timeout: 15_000 })
     expect(errors).toEqual([])
   })
