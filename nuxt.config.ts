@@ -7,7 +7,7 @@ export default defineNuxtConfig({
   devtools: { enabled: false },
   telemetry: false,
   css: ['~/assets/css/main.css'],
-  // Offline build: no remote font providers (STACK-NOTES); system font stack instead.
+  // Offline build: no remote font providers; system font stack instead.
   ui: { fonts: false },
   icon: {
     // Bundle the icons we use; never fetch from the Iconify API at run time.
@@ -25,7 +25,7 @@ export default defineNuxtConfig({
       link: [{ rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }],
     },
   },
-  // trpc-nuxt imports `#imports` and must be transpiled (STACK-NOTES).
+  // trpc-nuxt imports `#imports` and must be transpiled.
   build: { transpile: ['trpc-nuxt'] },
   alias: {
     '#db': '../db',

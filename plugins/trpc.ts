@@ -7,7 +7,7 @@ import type { AppRouter } from '~~/server/trpc/routers'
 export default defineNuxtPlugin(() => {
   const headers = useRequestHeaders(['cookie', 'user-agent', 'cf-connecting-ip'])
   // During SSR in the Worker, route tRPC calls through the request event so they keep the
-  // Cloudflare context (D1 binding); trpc-nuxt's default $fetch loses it (STACK-NOTES).
+  // Cloudflare context (D1 binding); trpc-nuxt's default $fetch loses it.
   const event = import.meta.server ? useRequestEvent() : undefined
   const user = useState('auth:user')
 

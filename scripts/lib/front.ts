@@ -1,14 +1,15 @@
 /**
  * The public port of the self-hosted server (scripts/lib/server.ts): node:http in, undici to the
- * worker's loopback socket out. It does what Cloudflare's edge does for the client IP (SPEC "Security
- * and abuse"): `CF-Connecting-IP` is the connection's address, and whatever a client sent as
+ * worker's loopback socket out. It does what Cloudflare's edge does for the client IP (docs/self-hosting.md, "How it
+ * serves"): `CF-Connecting-IP` is the connection's address, and whatever a client sent as
  * CF-Connecting-IP, X-Forwarded-For, other `cf-*` headers or Miniflare's control headers (`mf-*`,
  * e.g. MF-CF-Blob, which would set request.cf) is dropped — unless TRUST_PROXY_HEADER names the
  * header the operator's own reverse proxy sets (X-Forwarded-For: its right-most address).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
-import { constants as zlibConstants, createBrotliCompress, createGzip, type Transform } from 'node:zlib'
+import type { Transform } from 'node:stream'
+import { constants as zlibConstants, createBrotliCompress, createGzip } from 'node:zlib'
 import { Pool } from 'undici'
 
 export interface FrontOptions {

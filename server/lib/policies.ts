@@ -5,7 +5,7 @@ import { addDuration, parseDuration, subtractDuration } from './duration'
  * The license policies' request-time rules as pure functions (docs/policies.md). The public API
  * (server/services/validation.ts) feeds them what its ONE indexed read returned — a `Snapshot`;
  * tests/unit/policies.test.ts feeds them a license, its devices and activations via `snapshotOf`.
- * First match wins, in the order the codes are listed (SPEC "License policies").
+ * First match wins, in the order the codes are listed (docs/policies.md).
  */
 export type VerifyCode = 'NOT_FOUND' | 'PRODUCT_MISMATCH' | 'SUSPENDED' | 'EXPIRED' | 'DEVICE_NOT_ACTIVATED' | 'GRACE_PERIOD' | 'VALID'
 export type ActivateCode = 'NOT_FOUND' | 'PRODUCT_MISMATCH' | 'SUSPENDED' | 'EXPIRED' | 'ALREADY_ACTIVATED' | 'ACTIVATION_LIMIT_REACHED' | 'DEVICE_LIMIT_REACHED' | 'ACTIVATED'

@@ -1,6 +1,6 @@
 /**
  * The public REST API's protocol layer: one closed error-code set, one code→status map, CORS on
- * every answer, and strict request parsing. Business outcomes are 200s with a `code` (SPEC).
+ * every answer, and strict request parsing. Business outcomes are 200s with a `code` (README, "Integrate in your app").
  */
 export const API_ERRORS = {
   BAD_REQUEST: 400,

@@ -4,7 +4,7 @@ import type { AppEnv } from '../env'
 import { ApiError } from './public-api'
 
 /**
- * Rate limits of the public API (SPEC "Rate limits", docs/rate-limits.md):
+ * Rate limits of the public API (docs/rate-limits.md):
  * - per developer: calls for licenses owned by one user, per window (default 600 per 60 s);
  * - brute force: an IP with more than 20 NOT_FOUND answers in 10 minutes gets 429 on the public
  *   routes, before its body is read, until the window passes.

@@ -7,7 +7,7 @@ import { recordEventWhere } from './events'
 import { deliverAfterCommit, outboxInsert } from './webhook-outbox'
 
 /**
- * The scheduled side of time-based licensing (SPEC: Time-based licensing). Each run announces
+ * The scheduled side of time-based licensing (docs/webhooks.md, expiry notices). Each run announces
  * `license.expiring` once per license EXPIRY_NOTICE_DAYS before its expiry and `license.expired`
  * once when it has passed — with a grace period (docs/policies.md), `license.grace_started` when
  * expiresAt passes and `license.expired` at the grace end. Exactly once: a license's marker (the expiresAt value the notice was

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { idSchema } from './common'
 
-/** The events a webhook endpoint can receive (SPEC: Webhooks). */
+/** The events a webhook endpoint can receive (docs/webhooks.md). */
 export const WEBHOOK_EVENT_TYPES = [
   'license.created', 'license.updated', 'license.suspended', 'license.reinstated', 'license.renewed',
   'license.expiring', 'license.expired', 'license.deleted', 'license.validated',

@@ -263,7 +263,7 @@ describe('protocol errors', () => {
       expect(res.headers.get('cache-control')).toBe('no-store')
       expect(res.headers.get('ratelimit-limit')).toBeNull()
     }
-    // Another method on the health path is 405 with Allow, as on every other route (SPEC "Protocol errors").
+    // Another method on the health path is 405 with Allow, as on every other route.
     const post = await fetch(`${w.url}/api/v1/health`, { method: 'POST' })
     expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD, OPTIONS'])
   })

@@ -7,7 +7,7 @@ import { api, seedLicense, seedOwner } from '../support/licenses'
 import { startWorker, type TestWorker } from '../support/worker'
 
 /**
- * Public API rate limits (SPEC "Rate limits", docs/rate-limits.md), exact on one local instance:
+ * Public API rate limits (docs/rate-limits.md), exact on one local instance:
  * the RateLimiter Durable Object in the real built worker, driven over HTTP.
  */
 

@@ -4,7 +4,7 @@ import { chromium, type Browser } from 'playwright-core'
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 
 /**
- * Debian's Chromium, headless, with the flags this closed network needs (DEVELOPERS.md).
+ * Debian's Chromium, headless, with the flags this closed network needs.
  * playwright's launch() gives every browser a fresh temporary --user-data-dir of its own.
  */
 export async function launchBrowser(): Promise<Browser> {
