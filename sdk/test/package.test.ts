@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedLicense, seedOwner } from '../../tests/support/licenses'
+import { run } from '../../tests/support/run'
 import { startWorker, type TestWorker } from '../../tests/support/worker'
 
 /** The package as published (npm pack), and the README's example run as a user would run it. */
@@ -41,15 +42,15 @@ describe('the README example (examples/cli.mjs)', () => {
     // This machine's older Node (Node 20 at /usr/bin/node on the project's machines), when there is one.
     // LM_EXTRA_NODE: one more node binary to try (e.g. a Node 18 installed with `npm i --prefix /tmp/n18 node@18`).
     const nodes = [process.execPath, ...(existsSync('/usr/bin/node') && resolve('/usr/bin/node') !== resolve(process.execPath) ? ['/usr/bin/node'] : []), ...(process.env.LM_EXTRA_NODE ? [process.env.LM_EXTRA_NODE] : [])]
-    const run = (node: string) => spawnSync(node, ['examples/cli.mjs', key], { cwd: SDK, encoding: 'utf8', env: { ...process.env, LM_URL: w.url, LM_CACHE: join(dir, `${node.replace(/\W/g, '_')}.json`) }, timeout: 60_000 })
+    const example = (node: string) => run(node, ['examples/cli.mjs', key], { cwd: SDK, env: { ...process.env, LM_URL: w.url, LM_CACHE: join(dir, `${node.replace(/\W/g, '_')}.json`) }, timeout: 60_000 })
     for (const node of nodes) {
-      const r = run(node)
+      const r = await example(node)
       expect(r.stdout.trim(), `${node}: ${r.stderr}`).toBe('Licensed')
       expect(r.status).toBe(0)
     }
     await w.close()
     for (const node of nodes) {
-      const r = run(node)
+      const r = await example(node)
       expect(r.stdout.trim(), `${node}: ${r.stderr}`).toMatch(/^Licensed \(offline, until \d{4}-\d\d-\d\dT/)
       expect(r.status).toBe(0)
     }

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
@@ -9,6 +8,7 @@ import { launchBrowser } from '../support/browser'
 import { uniqueEmail } from '../support/client'
 import { signIn } from '../support/e2e'
 import { seedLicense } from '../support/licenses'
+import { run } from '../support/run'
 import { startWorker, type TestWorker } from '../support/worker'
 
 /** The license page's "Try it" panel and the admin Settings page (signed answers), in headless Chromium. */
@@ -80,9 +80,10 @@ describe('signed answers in the web app', () => {
     const copied = await page.evaluate(() => navigator.clipboard.readText())
     expect(copied).toBe(await snippet.textContent())
     const activate = await page.getByTestId('try-it-tab-activate').click().then(() => snippet.textContent())
-    const shell = (script: string) => JSON.parse(spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 }).stdout) as { code: string, token?: string }
-    expect(shell(activate!)).toMatchObject({ code: 'ACTIVATED', activated: true })
-    const verified = shell(copied)
+    // Not spawnSync: the test server answers from this process (tests/support/run.ts).
+    const shell = async (script: string) => JSON.parse((await run('bash', ['-c', script], { timeout: 30_000 })).stdout) as { code: string, token?: string }
+    expect(await shell(activate!)).toMatchObject({ code: 'ACTIVATED', activated: true })
+    const verified = await shell(copied)
     expect(verified).toMatchObject({ code: 'VALID', valid: true })
     const jwks = createRemoteJWKSet(new URL(`${w.url}/.well-known/jwks.json`))
     const { payload } = await jwtVerify(verified.token!, jwks, { algorithms: ['EdDSA'], issuer: w.url })
