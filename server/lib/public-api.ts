@@ -121,3 +121,31 @@ export function parseBody(route: Route, text: string): Fields {
   }
   return out as Fields
 }
+
+/** Read at most `max` bytes of a body (public routes: MAX_BODY_BYTES; the management API its own); more is 413 (also when Content-Length lies or is absent). */
+export async function readBody(request: Request, max = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? 0)
+  if (declared > max) throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${max} bytes`)
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      void reader.cancel().catch(() => {})
+      throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${max} bytes`)
+    }
+    chunks.push(value)
+  }
+  if (chunks.length === 1) return new TextDecoder().decode(chunks[0])
+  const all = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    all.set(c, at)
+    at += c.byteLength
+  }
+  return new TextDecoder().decode(all)
+}

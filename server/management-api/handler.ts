@@ -7,7 +7,7 @@ import { createLicenseSchema, updateLicenseSchema } from '../../shared/schemas/l
 import { idempotencyKeySchema } from '../../shared/schemas/management-api'
 import type { RateLimiter } from '../durable/rate-limiter'
 import type { AppEnv } from '../env'
-import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json } from '../lib/public-api'
+import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, readBody } from '../lib/public-api'
 import { admitManagementCall, rateLimitedError, rateLimitHeaders, type LimitState } from '../lib/rate-limit'
 import { authenticateApiToken, TokenError } from '../services/api-tokens'
 import { namedOwner, ownerForCreate, requireWrite, scopeOf, type Principal } from '../services/authz'
@@ -79,39 +79,13 @@ function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.output<T> 
   return r.data
 }
 
-async function readBody(request: Request): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? 0)
-  if (declared > MAX_BODY_BYTES) throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
-  if (!request.body) return ''
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_BODY_BYTES) {
-      void reader.cancel().catch(() => {})
-      throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
-    }
-    chunks.push(value)
-  }
-  const all = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    all.set(c, at)
-    at += c.byteLength
-  }
-  return new TextDecoder('utf-8', { fatal: false }).decode(all)
-}
-
 /** The JSON body of a route that takes one: content type, size, syntax; an object. */
 async function jsonBody(request: Request, route: ManagementRoute): Promise<unknown> {
   const hasBody = request.headers.get('content-length') !== null && request.headers.get('content-length') !== '0'
     || request.headers.get('transfer-encoding') !== null || request.headers.get('content-type') !== null
   if (!hasBody && route.bodyOptional) return {}
   if (!isJsonContentType(request.headers.get('content-type'))) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json')
-  const text = await readBody(request)
+  const text = await readBody(request, MAX_BODY_BYTES)
   if (!text.trim()) {
     if (route.bodyOptional) return {}
     throw new ApiError('BAD_REQUEST', 'Body is empty')

@@ -3,7 +3,7 @@ import { createDB } from '../../db/client'
 import { EVENTS_LOST } from '../../db/schema/counters'
 import type { RateLimiter } from '../durable/rate-limiter'
 import type { AppEnv } from '../env'
-import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, MAX_BODY_BYTES, parseBody, ROUTES, type Route } from '../lib/public-api'
+import { ApiError, CORS_HEADERS, errorResponse, isJsonContentType, json, parseBody, readBody, ROUTES, type Route } from '../lib/public-api'
 import { countingD1, d1CountHeaders, d1CountingOn } from '../lib/d1-count'
 import { d1FaultsOn, faultyD1 } from '../lib/d1-faults'
 import { ipLimitKey } from '../lib/ip'
@@ -30,34 +30,6 @@ export function isPublicApiPath(pathname: string): boolean {
 const ROUTE_RE = /^\/api\/v1\/licenses\/([a-z]+)\/?$/
 /** scheme://host[:port] of a request URL (the tokens' `iss` when PUBLIC_URL is unset). */
 const originOf = (url: string) => /^[a-z]+:\/\/[^/?#]+/i.exec(url)?.[0]
-
-/** Read at most MAX_BODY_BYTES of a body; more is 413 (also when Content-Length lies or is absent). */
-async function readBody(request: Request): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? 0)
-  if (declared > MAX_BODY_BYTES) throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
-  if (!request.body) return ''
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_BODY_BYTES) {
-      void reader.cancel().catch(() => {})
-      throw new ApiError('PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
-    }
-    chunks.push(value)
-  }
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0])
-  const all = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    all.set(c, at)
-    at += c.byteLength
-  }
-  return new TextDecoder().decode(all)
-}
 
 /**
  * Test-only clock (docs/policies.md): with the var LM_TEST_CLOCK=1 — never set by wrangler.toml or
