@@ -238,3 +238,9 @@ export function buildOpenApiDocument(opts: { version?: string } = {}): Json {
     },
   }
 }
+
+let built: Json | undefined
+/** The document, built once per isolate (the server render of /docs/api reads it; it is never mutated). */
+export function cachedOpenApiDocument(): Json {
+  return built ??= buildOpenApiDocument()
+}
