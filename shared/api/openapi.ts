@@ -239,8 +239,8 @@ export function buildOpenApiDocument(opts: { version?: string } = {}): Json {
   }
 }
 
-let built: Json | undefined
-/** The document, built once per isolate (the server render of /docs/api reads it; it is never mutated). */
-export function cachedOpenApiDocument(): Json {
-  return built ??= buildOpenApiDocument()
+let built: string | undefined
+/** The document as JSON text, built once per isolate (the server render of /docs/api reads it). */
+export function cachedOpenApiDocumentText(): string {
+  return built ??= JSON.stringify(buildOpenApiDocument())
 }

@@ -315,6 +315,13 @@ export function buildApiReference(doc: Json): ApiReferenceModel {
   }
 }
 
+let last: { text: string, model: ApiReferenceModel } | undefined
+/** The model of a document given as JSON text; the last one is kept (the server renders the same document every time). */
+export function apiReferenceFromText(text: string): ApiReferenceModel {
+  if (last?.text !== text) last = { text, model: buildApiReference(JSON.parse(text) as Json) }
+  return last.model
+}
+
 /** Placeholder for a path parameter in a snippet: `{deviceId}` → `DEVICE_ID` (braces would make curl glob). */
 const placeholder = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
 

@@ -161,6 +161,14 @@ describe('API reference at /docs/api (headless Chromium, built worker)', () => {
     await page.waitForURL(/#activateDevice$/)
     await expect.poll(() => inView(page, 'activateDevice')).toBe(true)
     await expect(inView(page, 'renewLicense')).resolves.toBe(false)
+    // A shared schema is listed once and linked from the answers that nest it.
+    await page.goto(`${w.url}/docs/api#createLicense`)
+    await hydrated(page)
+    await expect.poll(() => inView(page, 'createLicense')).toBe(true)
+    await page.locator('section[id="createLicense"] [data-status="201"]').getByRole('link', { name: 'License', exact: true }).click()
+    await page.waitForURL(/#schema-License$/)
+    await expect.poll(() => inView(page, 'schema-License')).toBe(true)
+    await expect(page.locator('[id="schema-License"]').textContent()).resolves.toContain('maskedKey')
     await context.close()
 
     // At 390 px the navigation is a sheet: pick an operation, the sheet closes, the page is there.
