@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { and, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devices, events } from '../../db/schema'
@@ -195,6 +198,37 @@ describe('RATE_LIMITS=off (an operator behind their own gateway; the benchmark\'
       expect(r.json.code).toBe('VALID')
       expect(r.headers.get('ratelimit-limit')).toBeNull()
       expect((await api(w, 'verify', { key: generateKey().key }, { ip: '203.0.113.99' })).json.code).toBe('NOT_FOUND')
+    }
+  })
+})
+
+/** The answer's code: `code` of a 200, `error.code` of a refusal. */
+const answer = (r: { json: { code?: string, error?: { code: string } } }) => r.json.code ?? r.json.error?.code
+
+describe('the counts are saved behind, and a graceful restart keeps them (docs/rate-limits.md)', () => {
+  it('an IP blocked for guessing is still blocked after the server stops and starts on the same state', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'lm-limits-restart-'))
+    const vars = { BRUTE_FORCE_MAX_NOT_FOUND: '3', BRUTE_FORCE_WINDOW_SECONDS: '600' }
+    try {
+      let w = await startWorker({ persistTo: state, vars })
+      const attacker = '203.0.113.120'
+      const guesses = []
+      for (let i = 0; i < 5; i++) guesses.push(answer(await api(w, 'verify', { key: generateKey().key }, { ip: attacker })))
+      expect(guesses).toEqual(['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'RATE_LIMITED'])
+      // Stopped at once (well inside the object's save interval): the shutdown writes what is unsaved.
+      await w.close()
+      w = await startWorker({ persistTo: state, vars, seedAdmin: false })
+      try {
+        // The new isolate has not been told of the block; the IP's object decides its next guess.
+        expect(answer(await api(w, 'verify', { key: generateKey().key }, { ip: attacker }))).toBe('RATE_LIMITED')
+        expect(answer(await api(w, 'verify', { key: generateKey().key }, { ip: '203.0.113.121' }))).toBe('NOT_FOUND')
+      }
+      finally {
+        await w.close()
+      }
+    }
+    finally {
+      rmSync(state, { recursive: true, force: true })
     }
   })
 })
