@@ -47,7 +47,13 @@ export interface IpState {
 }
 
 /** One key's recent client IPs (license.anomaly): IP → last seen (ms), and when it was last flagged. */
-interface LicenseSightings { ips: Record<string, number>, flaggedAt: number | null }
+interface LicenseSightings {
+  ips: Record<string, number>
+  flaggedAt: number | null
+  /** Entries in `ips`, and a lower bound of their times (recomputed when missing). */
+  n?: number
+  oldest?: number
+}
 
 /** A license whose key was just used from more distinct IPs than allowed (the caller records license.anomaly). */
 export interface Anomaly { licenseId: string, ownerId: string, distinctIps: number }
@@ -119,7 +125,6 @@ export class RateLimiter extends DurableObject {
    */
   sightings(max: number, windowMs: number, flagEveryMs: number, batch: [licenseId: string, ownerId: string, ip: string, at: number][]): Anomaly[] {
     const out: Anomaly[] = []
-    const touched = new Set<string>()
     if (this.sightingsOf.size >= SWEEP_AT) {
       const now = Math.max(...batch.map(b => b[3]))
       for (const [id, s] of this.sightingsOf) {
@@ -129,20 +134,46 @@ export class RateLimiter extends DurableObject {
         }
       }
     }
+    const byLicense = new Map<string, { ownerId: string, seen: [string, number][] }>()
     for (const [licenseId, ownerId, ip, at] of batch) {
+      let l = byLicense.get(licenseId)
+      if (!l) byLicense.set(licenseId, (l = { ownerId, seen: [] }))
+      l.seen.push([ip, at])
+    }
+    // Per license, work in proportion to its new sightings: the IP map is pruned only when an entry
+    // may have left the window or it is over its cap (then down to 90 % of it, so the next ones are free).
+    for (const [licenseId, { ownerId, seen }] of byLicense) {
       const s = this.sightingsOf.get(licenseId) ?? this.stored<LicenseSightings>(`a:${licenseId}`) ?? { ips: {}, flaggedAt: null }
       this.sightingsOf.set(licenseId, s)
-      touched.add(licenseId)
-      s.ips[ip] = Math.max(s.ips[ip] ?? 0, at)
-      let entries = Object.entries(s.ips).filter(([, t]) => t > at - windowMs)
-      if (entries.length > IPS_KEPT) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, IPS_KEPT)
-      s.ips = Object.fromEntries(entries)
-      if (entries.length > max && (s.flaggedAt === null || at - s.flaggedAt >= flagEveryMs)) {
-        s.flaggedAt = at
-        out.push({ licenseId, ownerId, distinctIps: entries.length })
+      if (s.n === undefined || s.oldest === undefined) {
+        const times = Object.values(s.ips)
+        s.n = times.length
+        s.oldest = times.length ? Math.min(...times) : Infinity
       }
+      const latest = Math.max(...seen.map(([, at]) => at))
+      const prune = (cap: number) => {
+        let entries = Object.entries(s.ips).filter(([, t]) => t > latest - windowMs)
+        if (entries.length > cap) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, cap)
+        s.ips = Object.fromEntries(entries)
+        s.n = entries.length
+        s.oldest = entries.length ? Math.min(...entries.map(e => e[1])) : Infinity
+      }
+      if (s.oldest <= latest - windowMs || s.n + seen.length > IPS_KEPT) prune(Math.floor(IPS_KEPT * 0.9))
+      for (const [ip, at] of seen) {
+        const before = s.ips[ip]
+        if (before === undefined) {
+          s.n!++
+          s.oldest = Math.min(s.oldest!, at)
+        }
+        if (before === undefined || at > before) s.ips[ip] = at
+        if (s.n! > max && (s.flaggedAt === null || at - s.flaggedAt >= flagEveryMs)) {
+          s.flaggedAt = at
+          out.push({ licenseId, ownerId, distinctIps: s.n! })
+        }
+      }
+      if (s.n! > IPS_KEPT) prune(IPS_KEPT)
+      this.put(`a:${licenseId}`, s)
     }
-    for (const id of touched) this.put(`a:${id}`, this.sightingsOf.get(id)!)
     return out
   }
 

@@ -43,6 +43,18 @@ async function eventsOfType(w: TestWorker, type: string) {
   return await ctx.db.select().from(events).where(eq(events.type, type))
 }
 
+/**
+ * The events of `type` that `pick` selects, once at least one is there: events are written in the
+ * batch after the answers (docs/system-log.md), so the test polls (up to 10 s) instead of racing it.
+ */
+async function loggedEvents(w: TestWorker, type: string, pick: (e: typeof events.$inferSelect) => boolean) {
+  for (let round = 0; ; round++) {
+    const found = (await eventsOfType(w, type)).filter(pick)
+    if (found.length || round >= 200) return found
+    await sleep(50)
+  }
+}
+
 describe('per-developer limit with the defaults (600 calls per 60 s)', () => {
   let w: TestWorker
   beforeAll(async () => { w = await startWorker() })
@@ -86,7 +98,7 @@ describe('per-developer limit with the defaults (600 calls per 60 s)', () => {
     expect((await api(w, 'verify', { key: generateKey().key })).json.code).toBe('NOT_FOUND')
 
     // The refusal is in the system log once (not once per refused call), with the owner.
-    const logged = (await eventsOfType(w, 'validation.rate_limited')).filter(e => e.ownerId === alice.id)
+    const logged = await loggedEvents(w, 'validation.rate_limited', e => e.ownerId === alice.id)
     expect(logged).toHaveLength(1)
     expect(logged[0]).toMatchObject({ outcome: 'RATE_LIMITED', subjectType: 'license', detail: { limit: 600, windowSeconds: 60 } })
   })
@@ -152,7 +164,7 @@ describe('windows that pass (short windows set through configuration)', () => {
     expect((await api(w, 'verify', { key: generateKey().key }, { ip: bystander })).json.code).toBe('NOT_FOUND')
 
     // The block is one event in the system log, with the IP.
-    const blocks = (await eventsOfType(w, 'validation.ip_blocked')).filter(e => e.ip === attacker)
+    const blocks = await loggedEvents(w, 'validation.ip_blocked', e => e.ip === attacker)
     expect(blocks).toHaveLength(1)
     expect(blocks[0]).toMatchObject({ outcome: 'BLOCKED', actorType: 'api', detail: { notFoundAnswers: 21, windowSeconds: 12 } })
 
