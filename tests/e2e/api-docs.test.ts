@@ -132,6 +132,9 @@ describe('API reference at /docs/api (headless Chromium, built worker)', () => {
     await rendersEveryOperation(page)
     const search = page.getByRole('searchbox', { name: 'Filter operations' })
     await hydrated(page)
+    // "/" focuses the search box.
+    await page.keyboard.press('/')
+    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type)).toBe('search')
     await search.fill('devices/{deviceId}')
     await expect.poll(() => page.locator('section[data-operation]:visible').count()).toBe(1)
     await expect(page.locator('section[id="freeDevice"]').isVisible()).resolves.toBe(true)
@@ -161,6 +164,8 @@ describe('API reference at /docs/api (headless Chromium, built worker)', () => {
     await page.waitForURL(/#activateDevice$/)
     await expect.poll(() => inView(page, 'activateDevice')).toBe(true)
     await expect(inView(page, 'renewLicense')).resolves.toBe(false)
+    // The navigation marks the operation being read.
+    await expect.poll(() => page.getByTestId('api-nav').locator('[aria-current=location]').textContent()).toContain('Activate a device')
     // A shared schema is listed once and linked from the answers that nest it.
     await page.goto(`${w.url}/docs/api#createLicense`)
     await hydrated(page)
