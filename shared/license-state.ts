@@ -55,3 +55,27 @@ export function licenseBanner(l: LicenseStateInput, now: Date): LicenseBanner | 
 export function isTrial(l: LicenseStateInput): boolean {
   return !!l.expiresAt && !l.renewalPeriod && l.expiresAt.getTime() - l.createdAt.getTime() <= TRIAL_MAX_TERM_MS
 }
+
+/** An exact time that reads the same on the server and in any browser (fixed locale, UTC): for titles. */
+export function exactTime(at: Date): string {
+  return `${at.toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC', hour12: false })} UTC`
+}
+
+/** The list's expiry line: "expires in 14 days" / "expired 3 days ago" (exact time as its title). */
+export function expiryInWords(expiresAt: Date, now: Date): string {
+  return `${expiresAt.getTime() > now.getTime() ? 'expires' : 'expired'} ${relativeTime(expiresAt, now)}`
+}
+
+export interface TrialInput extends LicenseStateInput { expiresAfterActivation?: string | null, trialPending?: boolean }
+
+/**
+ * The trial badge of a list row: a trial that starts on first activation (docs/policies.md) —
+ * "trial · starts on first activation", then "trial · ends in 9 days" / "trial · ended 3 days ago" —
+ * or a short non-renewing term (isTrial). null: not a trial.
+ */
+export function trialBadge(l: TrialInput, now: Date): string | null {
+  if (l.trialPending) return 'trial · starts on first activation'
+  if (!l.expiresAfterActivation && !isTrial(l)) return null
+  if (!l.expiresAt) return 'trial'
+  return `trial · ${l.expiresAt.getTime() > now.getTime() ? 'ends' : 'ended'} ${relativeTime(l.expiresAt, now)}`
+}

@@ -1,10 +1,27 @@
 import { relations, sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { index, integer, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
 import { id, timestamps } from './columns'
 import { products } from './products'
 import { users } from './users'
 
 export const LICENSE_STATUSES = ['active', 'suspended'] as const
+
+/** Above every other text in SQLite's (UTF-8 byte) order: empty values sort last ascending. */
+const TEXT_LAST = sql`char(1114111)`
+/** Above every epoch-ms timestamp: perpetual licenses sort as the latest expiry. */
+const TIME_LAST = sql`9007199254740991`
+
+/**
+ * The lists' sort keys (docs/ui.md, "Sorting"): each is both an index expression below and the
+ * ORDER BY / keyset expression of server/services/licenses.ts (the same expression, so SQLite
+ * reads the index in order instead of sorting). No commas: drizzle-kit splits index expressions at commas.
+ */
+export const licenseSortKeys = (t: { label: AnySQLiteColumn, customerName: AnySQLiteColumn, customerEmail: AnySQLiteColumn, externalId: AnySQLiteColumn, expiresAt: AnySQLiteColumn }) => ({
+  label: sql`(case when ${t.label} = '' then ${TEXT_LAST} else lower(${t.label}) end)`,
+  // The customer as the list shows it: name, else email, else external id.
+  customer: sql`(case when ${t.customerName} is not null then lower(${t.customerName}) when ${t.customerEmail} is not null then ${t.customerEmail} when ${t.externalId} is not null then lower(${t.externalId}) else ${TEXT_LAST} end)`,
+  expiresAt: sql`(case when ${t.expiresAt} is null then ${TIME_LAST} else ${t.expiresAt} end)`,
+})
 export type LicenseStatus = (typeof LICENSE_STATUSES)[number]
 
 /**
@@ -74,6 +91,13 @@ export const licenses = sqliteTable('licenses', {
   // license.expired is due at the grace end when there is one (one line, no commas: drizzle-kit splits index expressions at commas).
   index('licenses_expired_due_idx').on(sql`(case when "grace_ends_at" is null then "expires_at" else "grace_ends_at" end)`).where(sql`"expires_at" is not null and "expired_notified_for" is not "expires_at"`),
   index('licenses_grace_due_idx').on(t.expiresAt).where(sql`"grace_ends_at" is not null and "grace_notified_for" is not "expires_at"`),
+  // The list's sorts, for one owner and for an admin's whole list.
+  index('licenses_owner_label_sort_idx').on(t.ownerId, licenseSortKeys(t).label, t.id),
+  index('licenses_label_sort_idx').on(licenseSortKeys(t).label, t.id),
+  index('licenses_owner_customer_sort_idx').on(t.ownerId, licenseSortKeys(t).customer, t.id),
+  index('licenses_customer_sort_idx').on(licenseSortKeys(t).customer, t.id),
+  index('licenses_owner_expires_sort_idx').on(t.ownerId, licenseSortKeys(t).expiresAt, t.id),
+  index('licenses_expires_sort_idx').on(licenseSortKeys(t).expiresAt, t.id),
 ])
 
 /** A device (activation) of a license; one row per fingerprint. */

@@ -1,15 +1,15 @@
 import { and, desc, eq, exists, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { z } from 'zod'
-import { devices, events, licenses, products, users, type License } from '../../db/schema'
-import type { createLicenseSchema, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
-import { isProductId } from '../../shared/schemas/common'
+import { devices, events, licenses, licenseSortKeys, products, users, type License } from '../../db/schema'
+import type { createLicenseSchema, LicenseSort, listLicensesSchema, renewLicenseSchema, updateLicenseSchema } from '../../shared/schemas/licenses'
+import { isProductId, type SortDirection } from '../../shared/schemas/common'
 import { GRACE_ON_PERPETUAL, type Policies } from '../../shared/schemas/policies'
 import { addDuration, parseDuration } from '../lib/duration'
 import { changesAnything } from '../lib/insert-where'
 import { graceEndOf, inGrace, leaseEndOf } from '../lib/policies'
 import { decryptKey, encryptKey, generateKey, keyDigest, keyHintOf, maskedKeyOf, normalizeKey } from '../lib/keys'
-import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
+import { containsPattern, decodeCursor, encodeCursor, sortedKeyset } from '../lib/paging'
 import { newId } from '../lib/random'
 import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
@@ -180,15 +180,11 @@ export async function createLicense(ctx: ServiceContext, ownerId: string, input:
   return { license: licenseView(row, { devicesUsed: 0, product: product && { id: product.id, slug: product.slug, name: product.name } }, now), key }
 }
 
-export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof listLicensesSchema>) {
+/** One page of the licenses list as a query (its plan is checked in tests/integration/list-sorting.test.ts). */
+export function licensePageQuery(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof listLicensesSchema>) {
   const now = nowOf(ctx)
   const term = input.search ? containsPattern(input.search.toLowerCase()) : null
-  let cursor: SQL | undefined
-  if (input.cursor) {
-    const { ms, id } = decodeCursor(input.cursor)
-    const at = new Date(ms)
-    cursor = or(lt(licenses.createdAt, at), and(eq(licenses.createdAt, at), lt(licenses.id, id)))
-  }
+  const order = licenseOrder(input.sort, input.cursor)
   // Expired means past the grace end, when there is one: a license in grace still verifies (active).
   const end = sql`coalesce(${licenses.graceEndsAt}, ${licenses.expiresAt})`
   const statusFilter = input.status === 'suspended'
@@ -198,8 +194,8 @@ export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, inp
       : input.status === 'active'
         ? and(eq(licenses.status, 'active'), or(isNull(licenses.expiresAt), sql`${end} > ${now.getTime()}`))
         : undefined
-  const rows = await ctx.db
-    .select({ license: licenses, devicesUsed: devicesUsed(now), ownerEmail: users.email, product: productRef })
+  const query = ctx.db
+    .select({ license: licenses, devicesUsed: devicesUsed(now), ownerEmail: users.email, product: productRef, sortValue: order.value })
     .from(licenses)
     .innerJoin(users, eq(users.id, licenses.ownerId))
     .leftJoin(products, eq(products.id, licenses.productId))
@@ -221,16 +217,51 @@ export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, inp
           )
         : undefined,
       statusFilter,
-      cursor,
+      order.where,
     ))
-    .orderBy(desc(licenses.createdAt), desc(licenses.id))
+    .orderBy(...order.orderBy)
     .limit(input.limit + 1)
+  return { query, order, now }
+}
+
+export async function listLicenses(ctx: ServiceContext, scope: LicenseScope, input: z.output<typeof listLicensesSchema>) {
+  const { query, order, now } = licensePageQuery(ctx, scope, input)
+  const rows = await query
   const page = rows.slice(0, input.limit)
-  const last = page.at(-1)?.license
+  const last = page.at(-1)
   return {
     items: page.map(r => licenseView(r.license, { devicesUsed: r.devicesUsed, ownerEmail: r.ownerEmail, product: refOf(r.product) }, now)),
-    nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null,
+    nextCursor: rows.length > input.limit && last ? order.cursorOf({ sortValue: last.sortValue, id: last.license.id, createdAt: last.license.createdAt }) : null,
+    /** The clock the page was computed with: the web app's relative times ("expires in 14 days") use it, so the server render and hydration agree. */
+    now,
   }
+}
+
+const licenseSorts = licenseSortKeys(licenses)
+
+/**
+ * The list's order and keyset: newest first by default (cursor "<ms>:<id>", as the management API
+ * and CLI page), or one of LICENSE_SORTS in either direction, ties broken by id; each is an index
+ * range (db/schema/licenses.ts), never a sort of the whole table.
+ */
+function licenseOrder(sort: { by: LicenseSort, dir: SortDirection } | undefined, cursor: string | undefined) {
+  if (!sort || (sort.by === 'createdAt' && sort.dir === 'desc')) {
+    let where: SQL | undefined
+    if (cursor) {
+      const { ms, id } = decodeCursor(cursor)
+      const at = new Date(ms)
+      where = or(lt(licenses.createdAt, at), and(eq(licenses.createdAt, at), lt(licenses.id, id)))
+    }
+    return {
+      value: sql<number>`${licenses.createdAt}`,
+      where,
+      orderBy: [desc(licenses.createdAt), desc(licenses.id)],
+      cursorOf: (last: { createdAt: Date, id: string }) => encodeCursor(last),
+    }
+  }
+  const expr = sort.by === 'createdAt' ? sql`${licenses.createdAt}` : licenseSorts[sort.by]
+  const page = sortedKeyset(sort.by, expr, licenses.id, sort.dir, cursor)
+  return { value: sql<string | number>`${expr}`, ...page }
 }
 
 async function findInScope(ctx: ServiceContext, scope: LicenseScope, id: string): Promise<License> {

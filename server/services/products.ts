@@ -1,8 +1,9 @@
 import { and, desc, eq, exists, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { z } from 'zod'
-import { licenses, products, users, type Product } from '../../db/schema'
-import { isProductId, type createProductSchema, type listProductsSchema, type updateProductSchema } from '../../shared/schemas/products'
-import { containsPattern, decodeCursor, encodeCursor } from '../lib/paging'
+import { licenses, products, productSortKeys, users, type Product } from '../../db/schema'
+import type { SortDirection } from '../../shared/schemas/common'
+import { isProductId, type createProductSchema, type listProductsSchema, type PRODUCT_SORTS, type updateProductSchema } from '../../shared/schemas/products'
+import { containsPattern, decodeCursor, encodeCursor, sortedKeyset } from '../lib/paging'
 import { newId } from '../lib/random'
 import { ownedBy, type OwnerScope } from './authz'
 import { nowOf, type ServiceContext } from './context'
@@ -71,31 +72,53 @@ export async function createProduct(ctx: ServiceContext, ownerId: string, input:
   return productView(row, { licenseCount: 0, ownerEmail: owner.email })
 }
 
-export async function listProducts(ctx: ServiceContext, scope: OwnerScope, input: z.output<typeof listProductsSchema>) {
+/** One page of the products list as a query (its plan is checked in tests/integration/list-sorting.test.ts). */
+export function productPageQuery(ctx: ServiceContext, scope: OwnerScope, input: z.output<typeof listProductsSchema>) {
   const term = input.search ? containsPattern(input.search.toLowerCase()) : null
-  let cursor: SQL | undefined
-  if (input.cursor) {
-    const { ms, id } = decodeCursor(input.cursor)
-    const at = new Date(ms)
-    cursor = or(lt(products.createdAt, at), and(eq(products.createdAt, at), lt(products.id, id)))
-  }
-  const rows = await ctx.db.select({ product: products, licenseCount, ownerEmail: users.email })
+  const order = productOrder(input.sort, input.cursor)
+  const query = ctx.db.select({ product: products, licenseCount, ownerEmail: users.email, sortValue: order.value })
     .from(products)
     .innerJoin(users, eq(users.id, products.ownerId))
     .where(and(
       inScope(scope),
       input.ownerId ? eq(products.ownerId, input.ownerId) : undefined,
       term ? or(sql`lower(${products.name}) like ${term} escape '\\'`, sql`${products.slug} like ${term} escape '\\'`) : undefined,
-      cursor,
+      order.where,
     ))
-    .orderBy(desc(products.createdAt), desc(products.id))
+    .orderBy(...order.orderBy)
     .limit(input.limit + 1)
+  return { query, order }
+}
+
+export async function listProducts(ctx: ServiceContext, scope: OwnerScope, input: z.output<typeof listProductsSchema>) {
+  const { query, order } = productPageQuery(ctx, scope, input)
+  const rows = await query
   const page = rows.slice(0, input.limit)
-  const last = page.at(-1)?.product
+  const last = page.at(-1)
   return {
     items: page.map(r => productView(r.product, r)),
-    nextCursor: rows.length > input.limit && last ? encodeCursor(last) : null,
+    nextCursor: rows.length > input.limit && last ? order.cursorOf({ sortValue: last.sortValue, id: last.product.id, createdAt: last.product.createdAt }) : null,
   }
+}
+
+/** Newest first by default (cursor "<ms>:<id>"), or by name / creation in either direction (db/schema/products.ts indexes). */
+function productOrder(sort: { by: (typeof PRODUCT_SORTS)[number], dir: SortDirection } | undefined, cursor: string | undefined) {
+  if (!sort || (sort.by === 'createdAt' && sort.dir === 'desc')) {
+    let where: SQL | undefined
+    if (cursor) {
+      const { ms, id } = decodeCursor(cursor)
+      const at = new Date(ms)
+      where = or(lt(products.createdAt, at), and(eq(products.createdAt, at), lt(products.id, id)))
+    }
+    return {
+      value: sql<number>`${products.createdAt}`,
+      where,
+      orderBy: [desc(products.createdAt), desc(products.id)],
+      cursorOf: (last: { createdAt: Date, id: string }) => encodeCursor(last),
+    }
+  }
+  const expr = sort.by === 'name' ? productSortKeys(products).name : sql`${products.createdAt}`
+  return { value: sql<string | number>`${expr}`, ...sortedKeyset(sort.by, expr, products.id, sort.dir, cursor) }
 }
 
 async function findInScope(ctx: ServiceContext, scope: OwnerScope, id: string) {

@@ -1,10 +1,11 @@
 import { and, asc, count, eq, exists, gt, ne, or, sql } from 'drizzle-orm'
 import type { z } from 'zod'
-import { sessions, users, type User } from '../../db/schema'
-import type { createUserSchema, listUsersSchema, updateUserSchema } from '../../shared/schemas/users'
+import { sessions, users, userSortKeys, type User } from '../../db/schema'
+import type { SortDirection } from '../../shared/schemas/common'
+import type { createUserSchema, listUsersSchema, updateUserSchema, USER_SORTS } from '../../shared/schemas/users'
 import { changesAnything } from '../lib/insert-where'
 import { hashPassword, verifyPassword } from '../lib/passwords'
-import { containsPattern } from '../lib/paging'
+import { containsPattern, sortedKeyset } from '../lib/paging'
 import { generatePassword, newId } from '../lib/random'
 import { newAttempt, reservePasswordAttempt, settleAttempt, THROTTLE_RETRY_SECONDS, withPasswordCheckSlot } from './auth-attempts'
 import { nowOf, type ServiceContext } from './context'
@@ -48,29 +49,56 @@ export async function findUserByEmail(ctx: ServiceContext, email: string) {
   return u ? publicUser(u) : null
 }
 
-export async function listUsers(ctx: ServiceContext, input: z.output<typeof listUsersSchema>) {
+/** One page of the users list as a query (its plan is checked in tests/integration/list-sorting.test.ts). */
+export function userPageQuery(ctx: ServiceContext, input: z.output<typeof listUsersSchema>) {
   const now = nowOf(ctx)
   const term = input.search ? containsPattern(input.search.toLowerCase()) : null
-  const rows = await ctx.db
+  const order = userOrder(input.sort, input.cursor)
+  const query = ctx.db
     .select({
       user: users,
       // Raw column names: drizzle renders columns unqualified inside sql``, which a correlated subquery can't use.
       activeSessions: sql<number>`(select count(*) from sessions s where s.user_id = users.id and s.expires_at > ${now.getTime()})`,
+      sortValue: order.value,
     })
     .from(users)
     .where(and(
       term ? or(sql`${users.email} like ${term} escape '\\'`, sql`lower(${users.name}) like ${term} escape '\\'`) : undefined,
       input.role ? eq(users.role, input.role) : undefined,
       input.status ? eq(users.disabled, input.status === 'disabled') : undefined,
-      input.cursor ? gt(users.email, input.cursor) : undefined,
+      order.where,
     ))
-    .orderBy(asc(users.email))
+    .orderBy(...order.orderBy)
     .limit(input.limit + 1)
+  return { query, order, now }
+}
+
+export async function listUsers(ctx: ServiceContext, input: z.output<typeof listUsersSchema>) {
+  const { query, order } = userPageQuery(ctx, input)
+  const rows = await query
   const page = rows.slice(0, input.limit)
+  const last = page.at(-1)
   return {
     items: page.map(r => ({ ...publicUser(r.user), activeSessions: r.activeSessions })),
-    nextCursor: rows.length > input.limit ? page[page.length - 1]!.user.email : null,
+    nextCursor: rows.length > input.limit && last ? order.cursorOf({ sortValue: last.sortValue, id: last.user.id, email: last.user.email }) : null,
   }
+}
+
+/**
+ * By email A–Z by default (cursor: the last email, as the CLI pages), or by email / last sign-in in
+ * either direction, ties broken by id (emails are unique; the users_* indexes of db/schema/users.ts).
+ */
+function userOrder(sort: { by: (typeof USER_SORTS)[number], dir: SortDirection } | undefined, cursor: string | undefined) {
+  if (!sort || (sort.by === 'email' && sort.dir === 'asc')) {
+    return {
+      value: sql<string>`${users.email}`,
+      where: cursor ? gt(users.email, cursor) : undefined,
+      orderBy: [asc(users.email)],
+      cursorOf: (last: { email: string }) => last.email,
+    }
+  }
+  const expr = sort.by === 'email' ? sql`${users.email}` : userSortKeys(users).lastLoginAt
+  return { value: sql<string | number>`${expr}`, ...sortedKeyset(sort.by, expr, users.id, sort.dir, cursor) }
 }
 
 export async function createUser(ctx: ServiceContext, input: z.output<typeof createUserSchema>) {

@@ -24,3 +24,14 @@ export const PRODUCT_SLUG_RE = /^[a-z0-9][a-z0-9-]{0,62}$/
 export const productRefSchema = z.string().trim().min(1, 'Choose a product').max(64)
   .refine(v => idSchema.safeParse(v).success || PRODUCT_SLUG_RE.test(v), 'A product id (prd_…) or slug')
 export const isProductId = (ref: string) => ref.includes('_')
+
+export const SORT_DIRECTIONS = ['asc', 'desc'] as const
+export type SortDirection = (typeof SORT_DIRECTIONS)[number]
+/**
+ * A list's server-side order (docs/ui.md, "Sorting"): one of the list's sortable columns and a
+ * direction; absent = the list's default order. Closed enums: anything else is a 400.
+ */
+export const sortSchema = <const K extends readonly [string, ...string[]]>(keys: K) =>
+  z.strictObject({ by: z.enum(keys), dir: z.enum(SORT_DIRECTIONS) })
+/** A keyset cursor as a list gave it (sorted lists carry their sort key's value: longer). */
+export const listCursorSchema = z.string().max(2000)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { emailSchema, idSchema, productRefSchema } from './common'
+import { emailSchema, idSchema, listCursorSchema, productRefSchema, sortSchema } from './common'
 import { checkPolicyForm, EXPIRY_AND_TRIAL, GRACE_ON_PERPETUAL, policyFields, policyFormFields } from './policies'
 
 export const DURATION_RE = /^(\d{1,4})(h|d|w|mo|y)$/
@@ -85,6 +85,10 @@ export const renewLicenseSchema = z.object({
   expiresIn: durationSchema.optional(),
 }).refine(v => !(v.expiresAt && v.expiresIn), { message: 'Give a date or a duration, not both', path: ['expiresIn'] })
 
+/** The licenses list's server-side sorts (absent: newest first). */
+export const LICENSE_SORTS = ['createdAt', 'label', 'customer', 'expiresAt'] as const
+export type LicenseSort = (typeof LICENSE_SORTS)[number]
+
 export const listLicensesSchema = z.object({
   /** Label, key hint, customer email, name or external id (and, for admins, the owner's email). */
   search: z.string().trim().max(100).optional(),
@@ -96,8 +100,9 @@ export const listLicensesSchema = z.object({
   /** Exact matches (an email is compared lower-cased). */
   customerEmail: z.string().trim().toLowerCase().min(1).max(254).optional(),
   externalId: z.string().trim().min(1).max(200).optional(),
+  sort: sortSchema(LICENSE_SORTS).optional(),
   limit: z.number().int().min(1).max(100).default(50),
-  cursor: z.string().max(100).optional(),
+  cursor: listCursorSchema.optional(),
 })
 
 export const licenseIdSchema = z.object({ id: idSchema })

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { idSchema, PRODUCT_SLUG_RE } from './common'
+import { idSchema, listCursorSchema, PRODUCT_SLUG_RE, sortSchema } from './common'
 import { durationSchema, maxDevicesSchema, metadataJsonSchema, metadataSchema } from './licenses'
 import { checkPolicyForm, EXPIRY_AND_TRIAL, formFromPolicies, GRACE_ON_PERPETUAL, policiesFromForm, policyFields, policyFormFields, type ActivationLimit } from './policies'
 
@@ -56,12 +56,17 @@ export const updateProductSchema = z.object({
 
 export const productIdSchema = z.object({ id: idSchema })
 
+/** The products list's server-side sorts. */
+export const PRODUCT_SORTS = ['createdAt', 'name'] as const
+
 export const listProductsSchema = z.object({
   search: z.string().trim().max(100).optional(),
   /** Admins only: one owner's products. */
   ownerId: idSchema.optional(),
+  /** Absent: newest first. */
+  sort: sortSchema(PRODUCT_SORTS).optional(),
   limit: z.number().int().min(1).max(100).default(100),
-  cursor: z.string().max(100).optional(),
+  cursor: listCursorSchema.optional(),
 })
 
 /** A name as a slug suggestion (the create form fills the slug from the name until it is edited). */

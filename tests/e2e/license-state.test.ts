@@ -102,3 +102,41 @@ describe('license state on the license page (headless Chromium)', () => {
     await page.keyboard.press('Escape')
   })
 })
+
+describe('license state in the licenses list: the same badges and relative times (headless Chromium)', () => {
+  it('rows and 390 px cards show the trial badge and "expires in 14 days" / "expired 3 days ago", the exact time as a title, with no console error', async () => {
+    const { ctx } = w.context()
+    const listOwner = (await createUser(ctx, { email: uniqueEmail('state-list'), name: 'List', role: 'user', password: owner.password })).user
+    const pending = (await seedLicense(w, listOwner.id, { label: 'Trial pending', expiresAfterActivation: '14d' })).license
+    const started = (await seedLicense(w, listOwner.id, { label: 'Trial started', expiresAfterActivation: '14d' })).license
+    const expiresAt = new Date(Date.now() + 9 * DAY + 3_600_000)
+    await setLicense(w, started.id, { expiresAt })
+    const soon = (await seedLicense(w, listOwner.id, { label: 'Soon', expiresIn: '1y', renewalPeriod: '1y' })).license
+    await setLicense(w, soon.id, { expiresAt: new Date(Date.now() + 14 * DAY + 3_600_000) })
+    const gone = (await seedLicense(w, listOwner.id, { label: 'Gone', expiresAt: new Date(Date.now() - 3 * DAY - 3_600_000), renewalPeriod: '1y' })).license
+    const forever = (await seedLicense(w, listOwner.id, { label: 'Forever' })).license
+
+    for (const viewport of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
+      const p = await (await browser.newContext({ viewport })).newPage()
+      const errors: string[] = []
+      p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
+      await signIn(p, w.url, listOwner.email, owner.password)
+      await p.goto(`${w.url}/licenses`)
+      if (viewport.width === 390) await p.getByTestId('licenses-cards').waitFor()
+      const text = async (id: string) => (await p.getByTestId(id).innerText()).trim()
+      await p.getByTestId(`trial-${pending.id}`).waitFor()
+      expect(await text(`trial-${pending.id}`)).toBe('trial · starts on first activation')
+      expect(await text(`expires-${pending.id}`)).toBe('14 days from first activation')
+      expect(await text(`trial-${started.id}`)).toBe('trial · ends in 9 days')
+      expect(await text(`expires-${started.id}`)).toBe('expires in 9 days')
+      expect(await p.getByTestId(`expires-${started.id}`).locator('[title]').getAttribute('title')).toBe(`${expiresAt.toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC', hour12: false })} UTC`)
+      expect(await text(`expires-${soon.id}`)).toBe('expires in 14 days')
+      expect(await text(`expires-${gone.id}`)).toBe('expired 3 days ago')
+      expect(await text(`status-${gone.id}`)).toBe('expired')
+      expect(await text(`expires-${forever.id}`)).toBe('Perpetual')
+      for (const id of [soon.id, gone.id, forever.id]) expect(await p.getByTestId(`trial-${id}`).count()).toBe(0)
+      expect(errors).toEqual([])
+      await p.context().close()
+    }
+  })
+})

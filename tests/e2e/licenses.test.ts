@@ -228,3 +228,42 @@ describe('licenses end to end (headless Chromium, built worker, real D1)', () =>
     await expect(api('verify', { key })).resolves.toMatchObject({ code: 'NOT_FOUND', valid: false })
   })
 })
+
+describe('sorting the licenses list on the server (headless Chromium)', () => {
+  it('sorts the whole result across the "Load more" boundary, both ways, kept in the URL', async () => {
+    const { ctx } = w.context()
+    const seller = await createUser(ctx, { email: uniqueEmail('sorter'), name: 'Sorter', role: 'user', password: 'sorter-password-42' })
+    // 55 licenses created in a shuffled order, so creation order is not label order.
+    const labels = Array.from({ length: 55 }, (_, i) => `Sort ${String(i).padStart(2, '0')}`)
+    const shuffled = labels.map((l, i) => [l, (i * 37) % 55] as const).sort((a, b) => a[1] - b[1]).map(([l]) => l)
+    for (const label of shuffled) await createLicense(ctx, seller.user.id, createLicenseSchema.parse({ label }))
+    const p = await newPage()
+    await signIn(p, seller.user.email, 'sorter-password-42')
+    await p.goto(`${w.url}/licenses`)
+    const shown = async () => (await p.getByTestId('licenses-table').locator('tbody tr td:first-child a').allInnerTexts()).map(t => t.trim())
+    await p.getByTestId('licenses-load-more').waitFor()
+    expect((await shown()).slice(0, 3)).toEqual(shuffled.slice(-3).reverse())
+
+    await p.getByTestId('licenses-table').getByRole('button', { name: /^Sort by License/ }).click()
+    await p.waitForURL(/sort=label&dir=asc/)
+    await expect.poll(async () => (await shown())[0]).toBe('Sort 00')
+    expect(await shown()).toEqual(labels.slice(0, 50))
+    await p.getByTestId('licenses-load-more').click()
+    await expect.poll(async () => (await shown()).length).toBe(55)
+    expect(await shown()).toEqual(labels)
+    await p.getByTestId('licenses-load-more').waitFor({ state: 'detached' })
+
+    await p.getByTestId('licenses-table').getByRole('button', { name: /^Sort by License/ }).click()
+    await p.waitForURL(/sort=label&dir=desc/)
+    await expect.poll(async () => (await shown())[0]).toBe('Sort 54')
+    await p.reload()
+    await p.getByTestId('licenses-load-more').waitFor()
+    expect(await shown()).toEqual([...labels].reverse().slice(0, 50))
+    await p.getByTestId('licenses-load-more').click()
+    await expect.poll(async () => (await shown()).length).toBe(55)
+    expect(await shown()).toEqual([...labels].reverse())
+    // Only what the server sorts is offered: no sort button on Product or Devices.
+    expect(await p.getByTestId('licenses-table').getByRole('button', { name: /^Sort by (Product|Devices)/ }).count()).toBe(0)
+    await p.context().close()
+  })
+})

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isTrial, licenseBanner, relativeTime } from '../../shared/license-state'
+import { exactTime, expiryInWords, isTrial, licenseBanner, relativeTime, trialBadge } from '../../shared/license-state'
 
 const now = new Date('2026-06-01T12:00:00Z')
 const at = (ms: number) => new Date(now.getTime() + ms)
@@ -31,5 +31,18 @@ describe('license state for people', () => {
     expect(isTrial({ status: 'active', createdAt: now, expiresAt: at(30 * DAY), renewalPeriod: '30d' })).toBe(false)
     expect(isTrial({ status: 'active', createdAt: now, expiresAt: at(365 * DAY), renewalPeriod: null })).toBe(false)
     expect(isTrial({ status: 'active', createdAt: now, expiresAt: null, renewalPeriod: null })).toBe(false)
+  })
+
+  it('list rows: relative expiry, an exact UTC title, and the trial badge', () => {
+    expect(expiryInWords(at(14 * DAY + 60_000), now)).toBe('expires in 14 days')
+    expect(expiryInWords(at(-3 * DAY - 60_000), now)).toBe('expired 3 days ago')
+    expect(exactTime(new Date('2030-01-31T00:00:00Z'))).toBe('Jan 31, 2030, 00:00 UTC')
+    const base = { status: 'active', createdAt: at(-DAY), renewalPeriod: '1y' }
+    expect(trialBadge({ ...base, expiresAt: null, expiresAfterActivation: '14d', trialPending: true }, now)).toBe('trial · starts on first activation')
+    expect(trialBadge({ ...base, expiresAt: at(9 * DAY + 60_000), expiresAfterActivation: '14d', trialPending: false }, now)).toBe('trial · ends in 9 days')
+    expect(trialBadge({ ...base, expiresAt: at(-3 * DAY - 60_000), expiresAfterActivation: '14d', trialPending: false }, now)).toBe('trial · ended 3 days ago')
+    expect(trialBadge({ ...base, renewalPeriod: null, expiresAt: at(13 * DAY) }, now)).toBe('trial · ends in 13 days')
+    expect(trialBadge({ ...base, expiresAt: at(300 * DAY) }, now)).toBeNull()
+    expect(trialBadge({ ...base, expiresAt: null }, now)).toBeNull()
   })
 })

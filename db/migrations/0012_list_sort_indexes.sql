@@ -1,0 +1,9 @@
+CREATE INDEX `users_last_login_sort_idx` ON `users` ((case when "last_login_at" is null then 0 else "last_login_at" end),`id`);--> statement-breakpoint
+CREATE INDEX `products_owner_name_sort_idx` ON `products` (`owner_id`,lower("name"),`id`);--> statement-breakpoint
+CREATE INDEX `products_name_sort_idx` ON `products` (lower("name"),`id`);--> statement-breakpoint
+CREATE INDEX `licenses_owner_label_sort_idx` ON `licenses` (`owner_id`,(case when "label" = '' then char(1114111) else lower("label") end),`id`);--> statement-breakpoint
+CREATE INDEX `licenses_label_sort_idx` ON `licenses` ((case when "label" = '' then char(1114111) else lower("label") end),`id`);--> statement-breakpoint
+CREATE INDEX `licenses_owner_customer_sort_idx` ON `licenses` (`owner_id`,(case when "customer_name" is not null then lower("customer_name") when "customer_email" is not null then "customer_email" when "external_id" is not null then lower("external_id") else char(1114111) end),`id`);--> statement-breakpoint
+CREATE INDEX `licenses_customer_sort_idx` ON `licenses` ((case when "customer_name" is not null then lower("customer_name") when "customer_email" is not null then "customer_email" when "external_id" is not null then lower("external_id") else char(1114111) end),`id`);--> statement-breakpoint
+CREATE INDEX `licenses_owner_expires_sort_idx` ON `licenses` (`owner_id`,(case when "expires_at" is null then 9007199254740991 else "expires_at" end),`id`);--> statement-breakpoint
+CREATE INDEX `licenses_expires_sort_idx` ON `licenses` ((case when "expires_at" is null then 9007199254740991 else "expires_at" end),`id`);
