@@ -62,9 +62,8 @@ describe('every page (headless Chromium, fresh context per load)', () => {
         if (width === 390 && r.overflowPx > 0) problems.push(`${at}: ${r.overflowPx} px horizontal overflow`)
         if (r.emptyIcons > 0) problems.push(`${at}: ${r.emptyIcons} icons not in the bundle`)
         // JS budgets (issue 15; docs/ui.md): bytes, unlike load times, do not depend on the machine's load.
-        // /docs/api still bundles Scalar (~1.2 MB) until its server-rendered replacement lands.
         const budgetKB = p.signedIn ? 350 : 250
-        if (p.pattern !== '/docs/api' && r.jsGzipBytes > budgetKB * 1024) problems.push(`${at}: ${Math.round(r.jsGzipBytes / 1024)} KB gzip of JS (budget ${budgetKB} KB)`)
+        if (r.jsGzipBytes > budgetKB * 1024) problems.push(`${at}: ${Math.round(r.jsGzipBytes / 1024)} KB gzip of JS (budget ${budgetKB} KB)`)
       }
     }
     expect(problems).toEqual([])
