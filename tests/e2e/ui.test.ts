@@ -61,6 +61,9 @@ describe('every page (headless Chromium, fresh context per load)', () => {
         for (const f of r.failedRequests) problems.push(`${at}: request: ${f}`)
         if (width === 390 && r.overflowPx > 0) problems.push(`${at}: ${r.overflowPx} px horizontal overflow`)
         if (r.emptyIcons > 0) problems.push(`${at}: ${r.emptyIcons} icons not in the bundle`)
+        // JS budgets (issue 15; docs/ui.md): bytes, unlike load times, do not depend on the machine's load.
+        const budgetKB = p.signedIn ? 350 : 250
+        if (r.jsGzipBytes > budgetKB * 1024) problems.push(`${at}: ${Math.round(r.jsGzipBytes / 1024)} KB gzip of JS (budget ${budgetKB} KB)`)
       }
     }
     expect(problems).toEqual([])
