@@ -40,6 +40,8 @@ export interface AppEnv {
   RATE_LIMITS?: string
   /** Public API calls per window for one developer's licenses, unless set per user (default 600). */
   RATE_LIMIT_PER_MINUTE?: string
+  /** RateLimiter instances per kind (default 16; the self-hosted server sets 1: docs/rate-limits.md). */
+  RATE_LIMIT_SHARDS?: string
   /** Length of that window in seconds (default 60; shortened by tests). */
   RATE_LIMIT_WINDOW_SECONDS?: string
   /** Brute force: more than this many NOT_FOUND answers to one IP … (default 20) */

@@ -102,7 +102,7 @@ export async function startWorker(root: string, opts: Omit<DevOptions, 'port'>, 
   }
   const started = Date.now()
   for (;;) {
-    const m = /ready (\S+) (\S+)/.exec(output)
+    const m = /^ready (\S+) (\S+)$/m.exec(output)
     if (m) return { url: m[1]!, directUrl: m[2]!, pid: child.pid!, output: () => output, stop }
     if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${output}`)
     if (Date.now() - started > timeoutMs) {

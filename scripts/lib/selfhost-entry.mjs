@@ -64,6 +64,15 @@ export const control = {
     if (url.pathname === '/idle') {
       // Polled: a promise settled by another request's work would look hung to workerd.
       while (pending > 0) await new Promise(resolve => setTimeout(resolve, 10))
+      // The rate limiter saves its counts behind (server/durable/rate-limiter.ts): write them now, so a
+      // graceful restart keeps every window. Kinds and instance names as server/lib/rate-limit.ts.
+      const ns = env.RATE_LIMITER
+      if (ns && url.searchParams.has('save')) {
+        const n = Number(env.RATE_LIMIT_SHARDS)
+        const shards = Number.isInteger(n) && n > 0 ? Math.min(n, 256) : 16
+        const names = ['users', 'ips', 'licenses'].flatMap(kind => Array.from({ length: shards }, (_, n) => `${kind}:${n}`))
+        await Promise.all(names.map(name => ns.get(ns.idFromName(name)).saveNow()))
+      }
       return new Response('idle')
     }
     return new Response(null, { status: 404 })

@@ -168,7 +168,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         name: 'license-manager',
         modulesRoot: dir,
         modules,
-        bindings: { ...(base.bindings as Record<string, unknown>), ...bindings },
+        // One isolate serves everything here, so the rate limiter needs one instance per kind, not
+        // Cloudflare's 16: each instance is a SQLite file whose commits cost an fsync (docs/rate-limits.md).
+        bindings: { ...(base.bindings as Record<string, unknown>), RATE_LIMIT_SHARDS: '1', ...bindings },
         unsafeDirectSockets: [
           // The front's upstream: proxy style (absolute-form targets), so the worker sees the public URL.
           { host: '127.0.0.1', port: proxyPort, entrypoint: 'served', proxy: true },
@@ -230,7 +232,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (timer) clearInterval(timer)
         await runningFront.close(30_000)
         // waitUntil work of answered requests (batched event writes, webhook first attempts).
-        await Promise.race([control('/idle'), new Promise(r => setTimeout(r, 30_000).unref())]).catch(() => {})
+        await Promise.race([control('/idle?save'), new Promise(r => setTimeout(r, 30_000).unref())]).catch(() => {})
         await dispatcher?.close().catch(() => {})
         await runningMf.dispose()
         releaseLock()

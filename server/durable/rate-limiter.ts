@@ -9,7 +9,11 @@ import { DurableObject } from 'cloudflare:workers'
  * the counts of many developers. Each subject lives in exactly one instance; a Durable Object is
  * single-threaded and unique per name worldwide, so its counts are exact and global (never per
  * location). State lives in memory, with a copy in the object's SQLite storage (synchronous KV)
- * so an evicted object resumes its windows. Called over Workers RPC by server/lib/rate-limit.ts,
+ * so an evicted object resumes its windows. The copy is written behind: changed subjects are saved
+ * together at most once per PERSIST_MS, not on every call — each storage write is a commit (an
+ * fsync locally, a billed row in production) and, while it is pending, holds the object's answers
+ * (the output gate), so writing through put one on the path of every NOT_FOUND answer and two
+ * commits per batch of counts (docs/rate-limits.md, docs/performance.md). Called over Workers RPC by server/lib/rate-limit.ts,
  * which batches counts and caches verdicts per isolate (docs/rate-limits.md).
  */
 
@@ -43,7 +47,13 @@ export interface IpState {
 }
 
 /** One key's recent client IPs (license.anomaly): IP → last seen (ms), and when it was last flagged. */
-interface LicenseSightings { ips: Record<string, number>, flaggedAt: number | null }
+interface LicenseSightings {
+  ips: Record<string, number>
+  flaggedAt: number | null
+  /** Entries in `ips`, and a lower bound of their times (recomputed when missing). */
+  n?: number
+  oldest?: number
+}
 
 /** A license whose key was just used from more distinct IPs than allowed (the caller records license.anomaly). */
 export interface Anomaly { licenseId: string, ownerId: string, distinctIps: number }
@@ -54,12 +64,59 @@ const IPS_KEPT = 1000
 /** Subjects kept in memory before expired ones are swept (from memory and storage). */
 const SWEEP_AT = 10_000
 
+/** How long a changed subject may stay unsaved (a crash loses at most this much of counting). */
+export const PERSIST_MS = 5000
+
 export class RateLimiter extends DurableObject {
   private users = new Map<string, UserWindow>()
   /** IP → times (ms) of its NOT_FOUND answers, oldest first; at most max+1 kept. */
   private ips = new Map<string, number[]>()
   /** License → its recent client IPs (license.anomaly). */
   private sightingsOf = new Map<string, LicenseSightings>()
+  /** Storage keys changed since the last save: the value to write, or undefined to delete. */
+  private unsaved = new Map<string, unknown>()
+  private saveTimer: ReturnType<typeof setTimeout> | null = null
+
+  /** The stored copy of a key, as it will be once the unsaved changes are written. */
+  private stored<T>(key: string): T | undefined {
+    return this.unsaved.has(key) ? this.unsaved.get(key) as T | undefined : this.ctx.storage.kv.get<T>(key)
+  }
+
+  private put(key: string, value: unknown) {
+    this.unsaved.set(key, value)
+    this.saveSoon()
+  }
+
+  private drop(key: string) {
+    this.unsaved.set(key, undefined)
+    this.saveSoon()
+  }
+
+  private saveSoon() {
+    this.saveTimer ??= setTimeout(() => this.save(), PERSIST_MS)
+  }
+
+  /** Write what is unsaved now (the self-hosted server's graceful shutdown: scripts/lib/selfhost-entry.mjs). */
+  saveNow(): number {
+    const n = this.unsaved.size
+    if (this.saveTimer) clearTimeout(this.saveTimer)
+    this.save()
+    return n
+  }
+
+  /** Write every changed subject in one storage transaction (one commit). */
+  private save() {
+    this.saveTimer = null
+    if (this.unsaved.size === 0) return
+    const changes = [...this.unsaved]
+    this.unsaved.clear()
+    this.ctx.storage.transactionSync(() => {
+      for (const [key, value] of changes) {
+        if (value === undefined) this.ctx.storage.kv.delete(key)
+        else this.ctx.storage.kv.put(key, value)
+      }
+    })
+  }
 
   /**
    * Client IPs that used licenses' keys (a batch from one isolate, after the responses): each
@@ -68,35 +125,60 @@ export class RateLimiter extends DurableObject {
    */
   sightings(max: number, windowMs: number, flagEveryMs: number, batch: [licenseId: string, ownerId: string, ip: string, at: number][]): Anomaly[] {
     const out: Anomaly[] = []
-    const touched = new Set<string>()
     if (this.sightingsOf.size >= SWEEP_AT) {
       const now = Math.max(...batch.map(b => b[3]))
       for (const [id, s] of this.sightingsOf) {
         if (Object.values(s.ips).every(t => t <= now - windowMs) && (s.flaggedAt === null || s.flaggedAt <= now - flagEveryMs)) {
           this.sightingsOf.delete(id)
-          this.ctx.storage.kv.delete(`a:${id}`)
+          this.drop(`a:${id}`)
         }
       }
     }
+    const byLicense = new Map<string, { ownerId: string, seen: [string, number][] }>()
     for (const [licenseId, ownerId, ip, at] of batch) {
-      const s = this.sightingsOf.get(licenseId) ?? this.ctx.storage.kv.get<LicenseSightings>(`a:${licenseId}`) ?? { ips: {}, flaggedAt: null }
-      this.sightingsOf.set(licenseId, s)
-      touched.add(licenseId)
-      s.ips[ip] = Math.max(s.ips[ip] ?? 0, at)
-      let entries = Object.entries(s.ips).filter(([, t]) => t > at - windowMs)
-      if (entries.length > IPS_KEPT) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, IPS_KEPT)
-      s.ips = Object.fromEntries(entries)
-      if (entries.length > max && (s.flaggedAt === null || at - s.flaggedAt >= flagEveryMs)) {
-        s.flaggedAt = at
-        out.push({ licenseId, ownerId, distinctIps: entries.length })
-      }
+      let l = byLicense.get(licenseId)
+      if (!l) byLicense.set(licenseId, (l = { ownerId, seen: [] }))
+      l.seen.push([ip, at])
     }
-    for (const id of touched) this.ctx.storage.kv.put(`a:${id}`, this.sightingsOf.get(id)!)
+    // Per license, work in proportion to its new sightings: the IP map is pruned only when an entry
+    // may have left the window or it is over its cap (then down to 90 % of it, so the next ones are free).
+    for (const [licenseId, { ownerId, seen }] of byLicense) {
+      const s = this.sightingsOf.get(licenseId) ?? this.stored<LicenseSightings>(`a:${licenseId}`) ?? { ips: {}, flaggedAt: null }
+      this.sightingsOf.set(licenseId, s)
+      if (s.n === undefined || s.oldest === undefined) {
+        const times = Object.values(s.ips)
+        s.n = times.length
+        s.oldest = times.length ? Math.min(...times) : Infinity
+      }
+      const latest = Math.max(...seen.map(([, at]) => at))
+      const prune = (cap: number) => {
+        let entries = Object.entries(s.ips).filter(([, t]) => t > latest - windowMs)
+        if (entries.length > cap) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, cap)
+        s.ips = Object.fromEntries(entries)
+        s.n = entries.length
+        s.oldest = entries.length ? Math.min(...entries.map(e => e[1])) : Infinity
+      }
+      if (s.oldest <= latest - windowMs || s.n + seen.length > IPS_KEPT) prune(Math.floor(IPS_KEPT * 0.9))
+      for (const [ip, at] of seen) {
+        const before = s.ips[ip]
+        if (before === undefined) {
+          s.n!++
+          s.oldest = Math.min(s.oldest!, at)
+        }
+        if (before === undefined || at > before) s.ips[ip] = at
+        if (s.n! > max && (s.flaggedAt === null || at - s.flaggedAt >= flagEveryMs)) {
+          s.flaggedAt = at
+          out.push({ licenseId, ownerId, distinctIps: s.n! })
+        }
+      }
+      if (s.n! > IPS_KEPT) prune(IPS_KEPT)
+      this.put(`a:${licenseId}`, s)
+    }
     return out
   }
 
   private window(owner: string, windowSeconds: number, now: number): UserWindow {
-    let w = this.users.get(owner) ?? this.ctx.storage.kv.get<UserWindow>(`u:${owner}`)
+    let w = this.users.get(owner) ?? this.stored<UserWindow>(`u:${owner}`)
     if (!w || now >= w.start + windowSeconds * 1000) w = { start: now, count: 0, refused: 0 }
     if (this.users.size >= SWEEP_AT) this.sweep(now, windowSeconds)
     this.users.set(owner, w)
@@ -107,7 +189,7 @@ export class RateLimiter extends DurableObject {
     for (const [owner, w] of this.users) {
       if (now >= w.start + windowSeconds * 1000) {
         this.users.delete(owner)
-        this.ctx.storage.kv.delete(`u:${owner}`)
+        this.drop(`u:${owner}`)
       }
     }
   }
@@ -118,7 +200,7 @@ export class RateLimiter extends DurableObject {
     return batch.map(([owner, n]) => {
       const w = this.window(owner, windowSeconds, now)
       w.count += n
-      this.ctx.storage.kv.put(`u:${owner}`, w)
+      this.put(`u:${owner}`, w)
       return [w.count, w.start + windowSeconds * 1000]
     })
   }
@@ -133,7 +215,7 @@ export class RateLimiter extends DurableObject {
     const allowed = w.count < limit
     if (allowed) w.count++
     else w.refused++
-    this.ctx.storage.kv.put(`u:${owner}`, w)
+    this.put(`u:${owner}`, w)
     return { allowed, firstRefusal: !allowed && w.refused === 1, count: w.count, resetAt: w.start + windowSeconds * 1000 }
   }
 
@@ -148,16 +230,16 @@ export class RateLimiter extends DurableObject {
       for (const [k, times] of this.ips) {
         if (times.every(t => t <= now - windowMs)) {
           this.ips.delete(k)
-          this.ctx.storage.kv.delete(`ip:${k}`)
+          this.drop(`ip:${k}`)
         }
       }
     }
-    const times = (this.ips.get(ip) ?? this.ctx.storage.kv.get<number[]>(`ip:${ip}`) ?? []).filter(t => t > now - windowMs)
+    const times = (this.ips.get(ip) ?? this.stored<number[]>(`ip:${ip}`) ?? []).filter(t => t > now - windowMs)
     const wasBlocked = times.length > max
     if (!wasBlocked) {
       times.push(now)
       if (times.length > max + 1) times.splice(0, times.length - (max + 1))
-      this.ctx.storage.kv.put(`ip:${ip}`, times)
+      this.put(`ip:${ip}`, times)
     }
     this.ips.set(ip, times)
     const blocked = times.length > max

@@ -20,6 +20,8 @@ import { ApiError } from './public-api'
  * On one instance (one isolate, as locally) both limits are exact.
  */
 export interface RateLimitSettings {
+  /** Instances per kind (RATE_LIMIT_SHARDS). */
+  shards: number
   perMinuteDefault: number
   windowSeconds: number
   notFoundMax: number
@@ -37,6 +39,7 @@ function positiveInt(value: string | undefined, fallback: number): number {
 
 export function rateLimitSettings(env: AppEnv): RateLimitSettings {
   return {
+    shards: shardCount(env),
     perMinuteDefault: positiveInt(env.RATE_LIMIT_PER_MINUTE, 600),
     windowSeconds: positiveInt(env.RATE_LIMIT_WINDOW_SECONDS, 60),
     notFoundMax: positiveInt(env.BRUTE_FORCE_MAX_NOT_FOUND, 20),
@@ -75,14 +78,23 @@ export function rateLimitedError(s: LimitState, message: string, now = Date.now(
 export const COUNT_FLUSH_MS = 200
 const MAX_TRACKED = 10_000
 
-/** Instances the subjects are spread over (per kind): a hash of the subject picks one. */
+/**
+ * Instances the subjects are spread over (per kind): a hash of the subject picks one. 16 on
+ * Cloudflare (many isolates send counts; each object handles a share). RATE_LIMIT_SHARDS sets it:
+ * the self-hosted server runs one isolate and uses 1, since every instance is a SQLite file of its
+ * own whose commits cost an fsync each (docs/rate-limits.md).
+ */
 export const SHARDS = 16
 
+export function shardCount(env: AppEnv): number {
+  return Math.min(positiveInt(env.RATE_LIMIT_SHARDS, SHARDS), 256)
+}
+
 /** FNV-1a: a stable, cheap spread of subjects over the shards. */
-export function shardOf(subject: string): number {
+export function shardOf(subject: string, shards: number): number {
   let h = 0x811C9DC5
   for (let i = 0; i < subject.length; i++) h = Math.imul(h ^ subject.charCodeAt(i), 0x01000193)
-  return (h >>> 0) % SHARDS
+  return (h >>> 0) % shards
 }
 
 /** An isolate's view of one developer's window. */
@@ -159,7 +171,7 @@ export class RequestLimiter {
   }
 
   private stub(kind: 'users' | 'ips' | 'licenses', subject: string): Shard {
-    return this.ns.get(this.ns.idFromName(`${kind}:${shardOf(subject)}`))
+    return this.ns.get(this.ns.idFromName(`${kind}:${shardOf(subject, this.settings.shards)}`))
   }
 
   /** Before the body is read: 429 while this IP is blocked (as far as this isolate has been told). */
@@ -178,7 +190,7 @@ export class RequestLimiter {
     let b = budgets.get(ownerId)
     if (!b || (now >= b.resetAt && b.sending === 0)) {
       bounded(budgets, v => v.resetAt <= now && v.sending === 0 && v.pending === 0)
-      b = { shard: shardOf(ownerId), count: 0, resetAt: now + windowSeconds * 1000, sending: 0, pending: 0, exhausted: false }
+      b = { shard: shardOf(ownerId, this.settings.shards), count: 0, resetAt: now + windowSeconds * 1000, sending: 0, pending: 0, exhausted: false }
       budgets.set(ownerId, b)
     }
     const state = (count: number): LimitState => ({ limit, windowSeconds, remaining: limit - count, resetAt: b.resetAt })
@@ -258,7 +270,7 @@ export class RequestLimiter {
    * once per COUNT_FLUSH_MS after the response — nothing on the response path.
    */
   sighting(licenseId: string, ownerId: string, at: number): void {
-    const shard = shardOf(licenseId)
+    const shard = shardOf(licenseId, this.settings.shards)
     let batch = unsentSightings.get(shard)
     if (!batch) unsentSightings.set(shard, (batch = new Map()))
     let l = batch.get(licenseId)
@@ -318,7 +330,7 @@ export function managementLimitSettings(env: AppEnv): { limit: number, windowSec
 export async function admitManagementCall(ns: DurableObjectNamespace<RateLimiter>, env: AppEnv, userId: string): Promise<{ allowed: boolean, state: LimitState }> {
   const { limit, windowSeconds } = managementLimitSettings(env)
   const subject = `mgmt:${userId}`
-  const stub = ns.get(ns.idFromName(`users:${shardOf(subject)}`))
+  const stub = ns.get(ns.idFromName(`users:${shardOf(subject, shardCount(env))}`))
   const d = await stub.hit(subject, limit, windowSeconds, 0) as UserDecision
   return { allowed: d.allowed, state: { limit, windowSeconds, remaining: limit - d.count, resetAt: d.resetAt } }
 }

@@ -2,7 +2,7 @@ import { eq, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import { events, EVENTS_LOST, systemCounters, type NewEvent } from '../../db/schema'
 import { insertRowWhere } from '../lib/insert-where'
-import { newId } from '../lib/random'
+import { newTimeOrderedId } from '../lib/random'
 import { nowOf, type ServiceContext } from './context'
 
 export interface EventInput {
@@ -28,9 +28,10 @@ function cleanDetail(detail: Record<string, unknown> | null | undefined): Record
 }
 
 export function eventRow(ctx: ServiceContext, input: EventInput): NewEvent {
+  const createdAt = nowOf(ctx)
   return {
-    id: newId('evt'),
-    createdAt: nowOf(ctx),
+    id: newTimeOrderedId('evt', createdAt.getTime()),
+    createdAt,
     type: input.type,
     actorType: ctx.actor.type,
     actorId: ctx.actor.id,

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { and, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devices, events } from '../../db/schema'
@@ -38,6 +41,18 @@ function limitHeaders(r: { headers: Headers }) {
 async function eventsOfType(w: TestWorker, type: string) {
   const { ctx } = w.context()
   return await ctx.db.select().from(events).where(eq(events.type, type))
+}
+
+/**
+ * The events of `type` that `pick` selects, once at least one is there: events are written in the
+ * batch after the answers (docs/system-log.md), so the test polls (up to 10 s) instead of racing it.
+ */
+async function loggedEvents(w: TestWorker, type: string, pick: (e: typeof events.$inferSelect) => boolean) {
+  for (let round = 0; ; round++) {
+    const found = (await eventsOfType(w, type)).filter(pick)
+    if (found.length || round >= 200) return found
+    await sleep(50)
+  }
 }
 
 describe('per-developer limit with the defaults (600 calls per 60 s)', () => {
@@ -83,7 +98,7 @@ describe('per-developer limit with the defaults (600 calls per 60 s)', () => {
     expect((await api(w, 'verify', { key: generateKey().key })).json.code).toBe('NOT_FOUND')
 
     // The refusal is in the system log once (not once per refused call), with the owner.
-    const logged = (await eventsOfType(w, 'validation.rate_limited')).filter(e => e.ownerId === alice.id)
+    const logged = await loggedEvents(w, 'validation.rate_limited', e => e.ownerId === alice.id)
     expect(logged).toHaveLength(1)
     expect(logged[0]).toMatchObject({ outcome: 'RATE_LIMITED', subjectType: 'license', detail: { limit: 600, windowSeconds: 60 } })
   })
@@ -149,7 +164,7 @@ describe('windows that pass (short windows set through configuration)', () => {
     expect((await api(w, 'verify', { key: generateKey().key }, { ip: bystander })).json.code).toBe('NOT_FOUND')
 
     // The block is one event in the system log, with the IP.
-    const blocks = (await eventsOfType(w, 'validation.ip_blocked')).filter(e => e.ip === attacker)
+    const blocks = await loggedEvents(w, 'validation.ip_blocked', e => e.ip === attacker)
     expect(blocks).toHaveLength(1)
     expect(blocks[0]).toMatchObject({ outcome: 'BLOCKED', actorType: 'api', detail: { notFoundAnswers: 21, windowSeconds: 12 } })
 
@@ -195,6 +210,37 @@ describe('RATE_LIMITS=off (an operator behind their own gateway; the benchmark\'
       expect(r.json.code).toBe('VALID')
       expect(r.headers.get('ratelimit-limit')).toBeNull()
       expect((await api(w, 'verify', { key: generateKey().key }, { ip: '203.0.113.99' })).json.code).toBe('NOT_FOUND')
+    }
+  })
+})
+
+/** The answer's code: `code` of a 200, `error.code` of a refusal. */
+const answer = (r: { json: { code?: string, error?: { code: string } } }) => r.json.code ?? r.json.error?.code
+
+describe('the counts are saved behind, and a graceful restart keeps them (docs/rate-limits.md)', () => {
+  it('an IP blocked for guessing is still blocked after the server stops and starts on the same state', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'lm-limits-restart-'))
+    const vars = { BRUTE_FORCE_MAX_NOT_FOUND: '3', BRUTE_FORCE_WINDOW_SECONDS: '600' }
+    try {
+      let w = await startWorker({ persistTo: state, vars })
+      const attacker = '203.0.113.120'
+      const guesses = []
+      for (let i = 0; i < 5; i++) guesses.push(answer(await api(w, 'verify', { key: generateKey().key }, { ip: attacker })))
+      expect(guesses).toEqual(['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND', 'RATE_LIMITED'])
+      // Stopped at once (well inside the object's save interval): the shutdown writes what is unsaved.
+      await w.close()
+      w = await startWorker({ persistTo: state, vars, seedAdmin: false })
+      try {
+        // The new isolate has not been told of the block; the IP's object decides its next guess.
+        expect(answer(await api(w, 'verify', { key: generateKey().key }, { ip: attacker }))).toBe('RATE_LIMITED')
+        expect(answer(await api(w, 'verify', { key: generateKey().key }, { ip: '203.0.113.121' }))).toBe('NOT_FOUND')
+      }
+      finally {
+        await w.close()
+      }
+    }
+    finally {
+      rmSync(state, { recursive: true, force: true })
     }
   })
 })
