@@ -55,6 +55,16 @@ export default defineNuxtConfig({
   },
   // LM_HYDRATION_DETAILS=1 nuxt build: Vue names each hydration mismatch in production (debugging only).
   vite: { define: { __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: process.env.LM_HYDRATION_DETAILS === '1' } },
+  hooks: {
+    // No <link rel="prefetch"> for the layouts and error pages: fetched after load on every first visit.
+    'build:manifest'(manifest) {
+      for (const chunk of Object.values(manifest)) chunk.prefetch = false
+    },
+    // @nuxt/icon's plugin sets up @iconify/vue's runtime loader, unused: <UIcon> renders through SyncIcon.
+    'app:resolve'(app) {
+      app.plugins = app.plugins.filter(p => !p.src.includes('@nuxt/icon/dist/runtime/plugin'))
+    },
+  },
   // Links prefetch their page's code on hover/focus, not when visible: the sidebar links every page,
   // and visibility prefetch pulled all of them (with the charts) into every first load (issue 15 item 12).
   experimental: { defaults: { nuxtLink: { prefetchOn: { visibility: false, interaction: true } } } },

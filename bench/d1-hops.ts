@@ -70,7 +70,7 @@ try {
   const seeded = await fetch(`${url}/seed`)
   if (!seeded.ok) throw new Error(await seeded.text())
   // This process's workerd child (Miniflare starts it).
-  const workerd = processTree(process.pid).find(p => p.pid !== process.pid)!.pid
+  const workerd = processTree(process.pid).find(p => p.comm.includes('workerd'))!.pid
   const rows: string[] = []
   for (const path of ['/trivial', '/d1', '/do']) {
     const one = async () => {

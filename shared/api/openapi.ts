@@ -238,3 +238,9 @@ export function buildOpenApiDocument(opts: { version?: string } = {}): Json {
     },
   }
 }
+
+let built: string | undefined
+/** The document as JSON text, built once per isolate (the server render of /docs/api reads it). */
+export function cachedOpenApiDocumentText(): string {
+  return built ??= JSON.stringify(buildOpenApiDocument())
+}

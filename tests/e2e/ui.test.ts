@@ -114,6 +114,27 @@ describe('one-time secrets', () => {
     await page.getByTestId('create-webhook-submit').click()
     await checkDialog(page, 'created-webhook', 'created-secret', 'created-webhook-done')
   })
+
+  it('a rotated webhook signing secret (and Reveal then shows the new one)', async () => {
+    const page = await adminPage()
+    await openHydrated(page, `/webhooks/${seed.webhookId}`)
+    await page.locator('[data-testid=webhook-reveal-secret]:not([disabled])').click()
+    const old = (await page.getByTestId('webhook-secret').textContent())!.trim()
+    await page.locator('[data-testid=webhook-rotate-secret]:not([disabled])').click()
+    await page.getByTestId('confirm-ok').click()
+    const dialog = page.getByTestId('rotated-webhook')
+    await dialog.waitFor()
+    const rotated = await page.getByTestId('rotated-secret').inputValue()
+    expect(rotated).toMatch(/^whsec_/)
+    expect(rotated).not.toBe(old)
+    // The old secret revealed on the page is hidden, not left beside the new one.
+    expect(await page.getByTestId('webhook-secret').count()).toBe(0)
+    await checkDialog(page, 'rotated-webhook', 'rotated-secret', 'rotated-webhook-done')
+    // The dialog was the confirmation: no toast on top of it.
+    expect(await page.locator('ol li').filter({ hasText: 'Secret rotated' }).count()).toBe(0)
+    await page.locator('[data-testid=webhook-reveal-secret]:not([disabled])').click()
+    await expect(page.getByTestId('webhook-secret').textContent()).resolves.toBe(rotated)
+  })
 })
 
 describe('the log', () => {

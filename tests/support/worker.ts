@@ -47,14 +47,14 @@ export interface TestWorker {
  * client-sent CF-Connecting-IP (`TRUST_PROXY_HEADER=CF-Connecting-IP`); `trustProxyHeader: null`
  * serves as `npm start` does without it.
  */
-export async function startWorker(opts: { vars?: Record<string, string>, secrets?: Record<string, string>, trustProxyHeader?: string | null, persistTo?: string, seedAdmin?: boolean } = {}): Promise<TestWorker> {
+export async function startWorker(opts: { vars?: Record<string, string>, secrets?: Record<string, string>, trustProxyHeader?: string | null, persistTo?: string, seedAdmin?: boolean, /** Another checkout's built worker (bench/ui-ab.ts); default this one. */ root?: string } = {}): Promise<TestWorker> {
   // A state folder of its own (removed on close), or the given one (kept: e.g. a restart on the same data).
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), 'lm-test-state-'))
   const captured: string[] = []
   // No DNS-over-HTTPS lookups to the internet from tests: those that check them start a resolver on loopback.
   const bindingsFor = (secrets?: Record<string, string>, vars?: Record<string, string>) => ({ WEBHOOK_DNS_RESOLVER: 'off', ...vars, ...TEST_SECRETS, ...secrets })
   const server = await startServer({
-    root: ROOT,
+    root: opts.root ?? ROOT,
     port: 0,
     persistTo,
     bindings: bindingsFor(opts.secrets, opts.vars),
