@@ -3,6 +3,13 @@ import type { FormError } from '@nuxt/ui'
 
 interface ErrorData { fieldErrors?: Record<string, string[]> | null, code?: string }
 
+/** A refusal a form finds itself before calling the server (thrown from an <AppFormModal> submit: shown under the fields). */
+export class FieldRefusal extends Error {
+  constructor(public readonly errors: FormError[]) {
+    super(errors[0]?.message ?? 'Check the form')
+  }
+}
+
 /** Turn a tRPC error into UForm field errors and a toast-friendly message. */
 export function useErrors() {
   const toast = useToast()
@@ -18,6 +25,7 @@ export function useErrors() {
   }
 
   function formErrors(error: unknown): FormError[] {
+    if (error instanceof FieldRefusal) return error.errors
     const fields = dataOf(error)?.fieldErrors ?? {}
     return Object.entries(fields).flatMap(([name, messages]) => (messages ?? []).map(message => ({ name, message })))
   }

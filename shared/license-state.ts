@@ -51,9 +51,10 @@ export function licenseBanner(l: LicenseStateInput, now: Date): LicenseBanner | 
   return null
 }
 
-/** A short, non-renewing term (the "Trial · 14 days" kind): shown with a trial badge. */
+/** A short, non-renewing term (the "Trial · 14 days" kind): shown with a trial badge. An import that was already expired when created is no trial. */
 export function isTrial(l: LicenseStateInput): boolean {
-  return !!l.expiresAt && !l.renewalPeriod && l.expiresAt.getTime() - l.createdAt.getTime() <= TRIAL_MAX_TERM_MS
+  const term = l.expiresAt ? l.expiresAt.getTime() - l.createdAt.getTime() : 0
+  return !!l.expiresAt && !l.renewalPeriod && term > 0 && term <= TRIAL_MAX_TERM_MS
 }
 
 /** An exact time that reads the same on the server and in any browser (fixed locale, UTC): for titles. */

@@ -1,19 +1,13 @@
 import { z } from 'zod'
 import { emailSchema, idSchema, listCursorSchema, productRefSchema, sortSchema } from './common'
+import { DURATION_RE, durationInWords } from '../durations'
 import { checkPolicyForm, EXPIRY_AND_TRIAL, GRACE_ON_PERPETUAL, policyFields, policyFormFields } from './policies'
 
-export const DURATION_RE = /^(\d{1,4})(h|d|w|mo|y)$/
+// Re-exported: the web app's pages import them from shared/durations.ts (no zod in their chunk).
+export { DURATION_RE, durationInWords }
+
 export const durationSchema = z.string().trim().toLowerCase().regex(DURATION_RE, 'Use a duration like 12h, 14d, 2w, 6mo or 1y')
   .refine(v => Number(DURATION_RE.exec(v)?.[1]) >= 1, 'A duration is at least 1 (e.g. 1d)')
-
-const UNIT_WORDS = { h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' } as const
-/** A duration for people: "1 year", "6 months", "14 days" (the text itself if it is not one). */
-export function durationInWords(d: string): string {
-  const m = DURATION_RE.exec(d.trim().toLowerCase())
-  if (!m) return d
-  const n = Number(m[1])
-  return `${n} ${UNIT_WORDS[m[2] as keyof typeof UNIT_WORDS]}${n === 1 ? '' : 's'}`
-}
 
 const METADATA_MAX_BYTES = 4096
 /** Free-form JSON object (tier, feature flags, usage limits…), at most 4 KiB serialised. */

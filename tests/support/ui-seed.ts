@@ -44,6 +44,13 @@ export async function seedUi(w: TestWorker): Promise<UiSeed> {
   const suspended = await createLicense(ctx, w.admin.id, createLicenseSchema.parse({ label: 'Chargeback case', product: productId }))
   await suspendLicense(ctx, { all: true }, suspended.license.id)
   await createLicense(ctx, user.id, createLicenseSchema.parse({ label: 'Seller app' }))
+  // Long but realistic values (does a list show them in full where it has room?) and a trial that starts on first activation.
+  await createLicense(ctx, w.admin.id, createLicenseSchema.parse({
+    label: 'Initech Enterprise Suite · 250 seats · renewal 2027', expiresIn: '1y', customerName: 'Dr. Katharina Müller-Lüdenscheidt',
+    customerEmail: 'katharina.mueller-luedenscheidt@procurement.initech-holdings.example', externalId: 'sub_1QxYz2AbCdEfGhIjKlMnOpQr',
+  }))
+  await createLicense(ctx, w.admin.id, createLicenseSchema.parse({ label: 'Evaluation for Umbrella', expiresAfterActivation: '14d', customerEmail: 'eval@umbrella.example' }))
+  await createProduct(ctx, w.admin.id, createProductSchema.parse({ name: 'Photo Pro Studio Edition for Teams', slug: 'photo-pro-studio-teams', defaults: { expiresIn: '30d' } }))
   // An app on a device: activation and a few validations for the log and the charts.
   const call = (route: string, body: object) => fetch(`${w.url}/api/v1/licenses/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   await call('activate', { key: main.key, fingerprint: 'laptop-4f2a', name: 'Alex’s laptop' })
@@ -51,5 +58,7 @@ export async function seedUi(w: TestWorker): Promise<UiSeed> {
   await call('verify', { key: 'LM-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF' })
   const hook = await createWebhook(ctx, w.admin.id, createWebhookSchema.parse({ url: `http://127.0.0.1:${await closedPort()}/hooks`, description: 'Billing system' }))
   const webhookId = hook.webhook.id
+  // Loopback only (tests never reach another address), with a long path like a real integration's.
+  await createWebhook(ctx, user.id, createWebhookSchema.parse({ url: `http://127.0.0.1:${await closedPort()}/integrations/license-manager/webhooks/v2/initech-customer-portal`, description: 'Provisioning and revocation for the Initech customer portal' }))
   return { productId, licenseId: main.license.id, webhookId, user }
 }

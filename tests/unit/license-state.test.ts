@@ -31,6 +31,8 @@ describe('license state for people', () => {
     expect(isTrial({ status: 'active', createdAt: now, expiresAt: at(30 * DAY), renewalPeriod: '30d' })).toBe(false)
     expect(isTrial({ status: 'active', createdAt: now, expiresAt: at(365 * DAY), renewalPeriod: null })).toBe(false)
     expect(isTrial({ status: 'active', createdAt: now, expiresAt: null, renewalPeriod: null })).toBe(false)
+    // An import created already expired ("Old import") has no term: not a trial.
+    expect(isTrial({ status: 'active', createdAt: now, expiresAt: at(-DAY), renewalPeriod: null })).toBe(false)
   })
 
   it('list rows: relative expiry, an exact UTC title, and the trial badge', () => {
