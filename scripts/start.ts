@@ -79,15 +79,12 @@ async function main() {
   }
 
   // If workerd itself stops (a crash), exit non-zero so the service manager restarts the whole server.
-  let refused = 0
+  let missed = 0
   setInterval(() => {
-    fetch(`${server.directUrl}/api/v1/health`, { signal: AbortSignal.timeout(30_000) }).then((res) => {
-      refused = 0
-      return res.arrayBuffer()
-    }, (error: unknown) => {
-      const code = (error as { cause?: { code?: string } }).cause?.code
-      if (stopping || code !== 'ECONNREFUSED' || ++refused < 2) return
-      console.error('npm start: workerd stopped answering (its socket refuses connections); exiting')
+    void server.alive().then((alive) => {
+      if (alive || stopping) return void (missed = 0)
+      if (++missed < 2) return
+      console.error('npm start: workerd stopped answering (its control socket refuses connections); exiting')
       process.exit(1)
     })
   }, 5_000).unref()

@@ -1,6 +1,6 @@
 /**
  * A child process serving the built worker exactly as `npm start` does (scripts/lib/server.ts), for
- * the benchmark: its own process tree, so /proc CPU accounting covers the front and workerd.
+ * the benchmark: its own process tree, so /proc CPU accounting covers the server and workerd.
  *   tsx bench/lib/serve.ts <stateDir> <secretsFile> [NAME=value …]   → prints "ready <url> <directUrl>"
  */
 import { readDotenv } from '../../scripts/lib/dev-vars'
@@ -16,6 +16,7 @@ const server = await startServer({
   // The bench sends a client IP per request (many apps), as tests that simulate many clients do.
   trustProxyHeader: 'CF-Connecting-IP',
   onLog: () => {},
+  innerSockets: true,
 })
 process.stdout.write(`ready ${server.url} ${server.directUrl}\n`)
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,13 +1,13 @@
 /**
- * The self-hosted server's public port (scripts/lib/front.ts, docs/self-hosting.md): the client IP
- * comes from the connection unless TRUST_PROXY_HEADER names a header, and no operator endpoint
- * answers on it.
+ * The self-hosted server's public port (workerd's socket → the `served` entrypoint of
+ * scripts/lib/selfhost-entry.mjs, docs/self-hosting.md): the client IP comes from the connection unless
+ * TRUST_PROXY_HEADER names a header, and no operator endpoint answers on it.
  */
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { events } from '../../db/schema'
 import { generateKey } from '../../server/lib/keys'
-import { clientIpFor, compressorFor, forwardedHeaders, plainAddress } from '../../scripts/lib/front'
+import { compressible, edgeHeaders, encodingFor, plainAddress } from '../../scripts/lib/selfhost-edge.mjs'
 import { startWorker, type TestWorker } from '../support/worker'
 
 const post = (w: TestWorker, headers: Record<string, string>, body: unknown) =>
@@ -110,42 +110,52 @@ describe('TRUST_PROXY_HEADER=X-Forwarded-For (behind the operator\'s own reverse
   })
 })
 
-describe('the front\'s header rules', () => {
+describe('the edge rules of the public port (scripts/lib/selfhost-edge.mjs)', () => {
+  const res = (headers: Record<string, string>, status = 200) => new Response(status === 304 ? null : 'x', { status, headers })
   it('compresses only text worth it, for clients that accept it', () => {
     const js = { 'content-type': 'text/javascript; charset=utf-8', 'content-length': '50000' }
-    expect(compressorFor('br, gzip', 'GET', 200, js)?.encoding).toBe('br')
-    expect(compressorFor('gzip;q=1, br;q=0', 'GET', 200, js)?.encoding).toBe('gzip')
-    expect(compressorFor('identity', 'GET', 200, js)).toBeNull()
-    expect(compressorFor('br', 'HEAD', 200, js)).toBeNull()
-    expect(compressorFor('br', 'GET', 304, js)).toBeNull()
-    expect(compressorFor('br', 'GET', 200, { ...js, 'content-encoding': 'gzip' })).toBeNull()
-    expect(compressorFor('br', 'GET', 200, { ...js, 'content-length': '200' })).toBeNull()
-    expect(compressorFor('br', 'GET', 200, { 'content-type': 'image/png', 'content-length': '50000' })).toBeNull()
-    expect(compressorFor('br', 'GET', 200, { 'content-type': 'text/html' })?.encoding).toBe('br')
+    expect(encodingFor('br, gzip')).toBe('br')
+    expect(encodingFor('gzip;q=1, br;q=0')).toBe('gzip')
+    expect(encodingFor('identity')).toBeNull()
+    expect(encodingFor(null)).toBeNull()
+    expect(compressible('GET', res(js))).toBe(true)
+    expect(compressible('HEAD', res(js))).toBe(false)
+    expect(compressible('GET', res(js, 304))).toBe(false)
+    expect(compressible('GET', res({ ...js, 'content-encoding': 'gzip' }))).toBe(false)
+    expect(compressible('GET', res({ ...js, 'content-length': '200' }))).toBe(false)
+    expect(compressible('GET', res({ ...js, 'cache-control': 'no-transform' }))).toBe(false)
+    expect(compressible('GET', res({ 'content-type': 'image/png', 'content-length': '50000' }))).toBe(false)
+    expect(compressible('GET', res({ 'content-type': 'text/html' }))).toBe(true)
   })
 
-  it('plain addresses only', () => {
-    expect(plainAddress('::ffff:192.0.2.7')).toBe('192.0.2.7')
-    expect(plainAddress('[2001:db8::1]')).toBe('2001:db8::1')
+  it('reads workerd\'s client address (address:port, IPv6 in brackets, IPv4-mapped) and nothing else', () => {
+    expect(plainAddress('127.0.0.1:41368')).toBe('127.0.0.1')
+    expect(plainAddress('[::1]:42704')).toBe('::1')
+    expect(plainAddress('[::ffff:192.0.2.7]:80')).toBe('192.0.2.7')
+    expect(plainAddress('[2001:db8::1]:443')).toBe('2001:db8::1')
     expect(plainAddress('evil')).toBe('')
-    expect(plainAddress('192.0.2.1:443')).toBe('')
+    expect(plainAddress(undefined)).toBe('')
   })
 
-  it('takes the right-most X-Forwarded-For entry over several lines, as sent (the worker canonicalises it); the socket without one', () => {
-    expect(clientIpFor(['X-Forwarded-For', '1.1.1.1, 2.2.2.2', 'x-forwarded-for', '3.3.3.3'], '127.0.0.1', 'x-forwarded-for')).toBe('3.3.3.3')
-    expect(clientIpFor(['X-Forwarded-For', '1.1.1.1, junk'], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('junk')
-    expect(clientIpFor(['X-Forwarded-For', ' '], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('127.0.0.1')
-    expect(clientIpFor(['Accept', '*/*'], '::ffff:127.0.0.1', 'x-forwarded-for')).toBe('127.0.0.1')
-    expect(clientIpFor(['CF-Connecting-IP', '1.1.1.1'], '127.0.0.1', undefined)).toBe('127.0.0.1')
-    expect(clientIpFor(['CF-Connecting-IP', '2001:db8::5'], '127.0.0.1', 'cf-connecting-ip')).toBe('2001:db8::5')
+  it('takes the right-most entry of the trusted header (over several lines, as sent: the worker canonicalises it); the socket\'s address without one', () => {
+    const ip = (pairs: [string, string][], trusted: string | undefined) => edgeHeaders(new Headers(pairs), '127.0.0.1', trusted).headers.get('cf-connecting-ip')
+    const lines = new Headers([['X-Forwarded-For', '1.1.1.1, 2.2.2.2']])
+    lines.append('x-forwarded-for', '3.3.3.3')
+    expect(edgeHeaders(lines, '127.0.0.1', 'x-forwarded-for').headers.get('cf-connecting-ip')).toBe('3.3.3.3')
+    expect(ip([['X-Forwarded-For', '1.1.1.1, junk']], 'x-forwarded-for')).toBe('junk')
+    expect(ip([['X-Forwarded-For', ' ']], 'x-forwarded-for')).toBe('127.0.0.1')
+    expect(ip([['Accept', '*/*']], 'x-forwarded-for')).toBe('127.0.0.1')
+    expect(ip([['CF-Connecting-IP', '1.1.1.1']], undefined)).toBe('127.0.0.1')
+    expect(ip([['CF-Connecting-IP', '2001:db8::5']], 'cf-connecting-ip')).toBe('2001:db8::5')
   })
 
   it('drops edge-set and Miniflare headers unless trusted, and always sets CF-Connecting-IP and X-Forwarded-Proto', () => {
-    const raw = ['Host', 'a.example', 'CF-Connecting-IP', '1.1.1.1', 'CF-IPCountry', 'XX', 'X-Forwarded-For', '2.2.2.2', 'MF-CF-Blob', '{}', 'X-Forwarded-Proto', 'https', 'Accept', '*/*']
-    const names = (h: string[]) => h.filter((_, i) => i % 2 === 0).map(n => n.toLowerCase())
-    expect(names(forwardedHeaders(raw, '127.0.0.1', undefined, 'a.example', 'http'))).toEqual(['host', 'accept', 'cf-connecting-ip', 'x-forwarded-proto'])
-    const trusted = forwardedHeaders(raw, '2.2.2.2', 'x-forwarded-for', 'a.example', 'https')
-    expect(names(trusted)).toEqual(['host', 'x-forwarded-for', 'accept', 'cf-connecting-ip', 'x-forwarded-proto'])
-    expect(trusted.slice(-4)).toEqual(['cf-connecting-ip', '2.2.2.2', 'x-forwarded-proto', 'https'])
+    const raw: [string, string][] = [['Host', 'a.example'], ['CF-Connecting-IP', '1.1.1.1'], ['CF-IPCountry', 'XX'], ['X-Forwarded-For', '2.2.2.2'], ['MF-CF-Blob', '{}'], ['X-Forwarded-Proto', 'https'], ['Accept', '*/*']]
+    const plain = edgeHeaders(new Headers(raw), '127.0.0.1', undefined)
+    expect([...plain.headers.keys()].sort()).toEqual(['accept', 'cf-connecting-ip', 'host', 'x-forwarded-proto'])
+    expect([plain.headers.get('cf-connecting-ip'), plain.headers.get('x-forwarded-proto'), plain.proto]).toEqual(['127.0.0.1', 'http', 'http'])
+    const trusted = edgeHeaders(new Headers(raw), '127.0.0.1', 'x-forwarded-for')
+    expect([...trusted.headers.keys()].sort()).toEqual(['accept', 'cf-connecting-ip', 'host', 'x-forwarded-for', 'x-forwarded-proto'])
+    expect([trusted.headers.get('cf-connecting-ip'), trusted.headers.get('x-forwarded-proto'), trusted.proto]).toEqual(['2.2.2.2', 'https', 'https'])
   })
 })

@@ -2,7 +2,7 @@ import { spawn, type SpawnOptions } from 'node:child_process'
 
 /**
  * Run a command and collect its output without blocking this process. Test servers started by
- * tests/support/worker.ts answer from this very process (the self-hosted front runs in it), so a
+ * tests/support/worker.ts answer from this very process (Miniflare, which drives workerd, runs in it), so a
  * child that calls them must not be run with spawnSync: the server could not answer until it ended.
  */
 export function run(cmd: string, args: string[], opts: SpawnOptions & { timeout?: number } = {}): Promise<{ stdout: string, stderr: string, status: number | null }> {

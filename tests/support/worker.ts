@@ -41,9 +41,9 @@ export interface TestWorker {
 
 /**
  * The real built worker (.output) served exactly as `npm start` serves it (scripts/lib/server.ts:
- * workerd through Miniflare, the Node front that sets the client IP) on a fresh local D1 in a
+ * workerd through Miniflare, its public socket's entry setting the client IP) on a fresh local D1 in a
  * temporary state folder, the real migrations applied, and a first admin seeded by the same service
- * code the CLI uses. No mocks. Tests simulate many clients, so by default the front trusts the
+ * code the CLI uses. No mocks. Tests simulate many clients, so by default the server trusts the
  * client-sent CF-Connecting-IP (`TRUST_PROXY_HEADER=CF-Connecting-IP`); `trustProxyHeader: null`
  * serves as `npm start` does without it.
  */
@@ -61,6 +61,7 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
     trustProxyHeader: opts.trustProxyHeader === null ? undefined : (opts.trustProxyHeader ?? 'CF-Connecting-IP'),
     onLog: (_level, message) => void captured.push(message),
     lock: true,
+    innerSockets: true,
   })
   let env = await server.miniflare.getBindings<AppEnv>()
   const context = (actor?: Actor) => offRequestContext({
