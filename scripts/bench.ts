@@ -236,19 +236,19 @@ async function limiterOffPhase(envFile: string, big: { persistTo: string, seeded
 
 /**
  * Each layer's cost side by side (issue 11), same build, same large D1: the trivial route on the
- * worker's own workerd socket (no front: bare workerd), and trivial + verify through `wrangler dev`.
+ * worker's own workerd socket (nothing in front: bare workerd), and trivial + verify through `wrangler dev`.
  * The self-hosted server's own rows come from workerPhase.
  */
 async function layersPhase(envFile: string, big: { persistTo: string, seeded: Seeded }) {
   const list = scenarios(big.seeded, OPTS.durationS, OPTS.connections)
   const trivial = list[0]!
   const verify = list.find(x => x.name === 'verify (valid key)')!
-  step('Layers: bare workerd, the trivial route on the worker\'s own socket (no front)…')
+  step('Layers: bare workerd, the trivial route on the worker\'s own socket (nothing in front)…')
   const w = await startWorker(ROOT, { persistTo: big.persistTo, envFile })
   let bareWorkerdTrivial: ScenarioResult
   try {
     await runScenario(w.directUrl!, w.pid, { ...trivial, durationS: 1 })
-    bareWorkerdTrivial = await runScenario(w.directUrl!, w.pid, { ...trivial, name: 'bare workerd: trivial route (no front)' })
+    bareWorkerdTrivial = await runScenario(w.directUrl!, w.pid, { ...trivial, name: 'bare workerd: trivial route (nothing in front)' })
   }
   finally {
     await w.stop()
@@ -543,7 +543,7 @@ async function main() {
         bareFloorVerify: bare.reqPerSec,
         serverTrivialToBareWorkerd: round(trivial.reqPerSec / layers.bareWorkerdTrivial.reqPerSec, 3),
         serverVerifyToWranglerDevVerify: round(verify.reqPerSec / layers.wranglerVerify.reqPerSec, 3),
-        frontCpuMsPerRequest: round(trivial.cpuMsPerRequest - layers.bareWorkerdTrivial.cpuMsPerRequest, 3),
+        edgeCpuMsPerRequest: round(trivial.cpuMsPerRequest - layers.bareWorkerdTrivial.cpuMsPerRequest, 3),
         wranglerDevCpuMsPerRequest: round(layers.wranglerTrivial.cpuMsPerRequest - layers.bareWorkerdTrivial.cpuMsPerRequest, 3),
       },
       verifyOwnCpuMs: round(verify.cpuMsPerRequest - trivial.cpuMsPerRequest, 3),

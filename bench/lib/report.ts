@@ -18,7 +18,7 @@ export interface Figures {
   managementListMs: Record<string, number> & { licenses: number }
   loginMs: { median: number }
   workerSize: { rawBytes: number, gzipBytes: number }
-  layers: { bareWorkerdTrivial: number, serverTrivial: number, wranglerDevTrivial: number, serverVerify: number, wranglerDevVerify: number, bareFloorVerify: number, serverTrivialToBareWorkerd: number, serverVerifyToWranglerDevVerify: number, frontCpuMsPerRequest: number, wranglerDevCpuMsPerRequest: number }
+  layers: { bareWorkerdTrivial: number, serverTrivial: number, wranglerDevTrivial: number, serverVerify: number, wranglerDevVerify: number, bareFloorVerify: number, serverTrivialToBareWorkerd: number, serverVerifyToWranglerDevVerify: number, edgeCpuMsPerRequest: number, wranglerDevCpuMsPerRequest: number }
 }
 
 export interface Target { target: string, limit: string, measured: string, pass: boolean }
@@ -59,7 +59,7 @@ export function renderTable(r: Figures & { targets: Record<string, Target>, mach
     ['  of which: the rest of verify', `${r.verifyBeyondD1CpuMs} ms/request (verify − D1 round trip: our code, the limiter, the batched events)`],
     ['layers, trivial route req/s', `bare workerd ${fmt(r.layers.bareWorkerdTrivial)} · self-hosted server ${fmt(r.layers.serverTrivial)} · wrangler dev ${fmt(r.layers.wranglerDevTrivial)}`],
     ['layers, verify req/s', `self-hosted server ${fmt(r.layers.serverVerify)} · wrangler dev ${fmt(r.layers.wranglerDevVerify)} · bare floor ${fmt(r.layers.bareFloorVerify)}`],
-    ['layers, CPU per request over bare workerd', `self-hosted front ${r.layers.frontCpuMsPerRequest} ms · wrangler dev's proxy chain ${r.layers.wranglerDevCpuMsPerRequest} ms (trivial route)`],
+    ['layers, CPU per request over bare workerd', `self-hosted edge entry ${r.layers.edgeCpuMsPerRequest} ms · wrangler dev's proxy chain ${r.layers.wranglerDevCpuMsPerRequest} ms (trivial route)`],
     ['verify / trivial throughput', String(r.ratios.verifyToTrivialThroughput)],
     ['verify / bare floor throughput', String(r.ratios.verifyToBareThroughput)],
     ['verify limiter on / off throughput', String(r.ratios.limiterOnToOffThroughput)],

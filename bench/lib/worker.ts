@@ -17,7 +17,7 @@ export async function freePort(): Promise<number> {
 
 export interface RunningWorker {
   url: string
-  /** The self-hosted server only: the worker's own loopback socket, no front (the bare-workerd row). */
+  /** The self-hosted server only: the worker's own loopback socket, nothing in front (the bare-workerd row). */
   directUrl?: string
   /** Root of the runtime's process tree (npx → wrangler's Node proxy → workerd). */
   pid: number
