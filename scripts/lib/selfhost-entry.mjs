@@ -105,16 +105,19 @@ async function serve(request, env, ctx) {
   if (draining) return problem(503, 'UNAVAILABLE', 'The server is restarting: try again in a moment', { 'retry-after': '1', 'connection': 'close' })
 
   const method = request.method
-  const url = new URL(request.url)
+  // workerd's request.url is absolute and normalised: the path starts at the first '/' after the host.
+  let href = request.url
+  const pathAt = href.indexOf('/', href.indexOf('//') + 2)
+  const path = pathAt < 0 ? '/' : href.slice(pathAt).split('?')[0]
   const encoding = encodingFor(request.headers.get('accept-encoding'))
-  const isAsset = (method === 'GET' || method === 'HEAD') && url.pathname.startsWith('/_nuxt/')
+  const isAsset = (method === 'GET' || method === 'HEAD') && path.startsWith('/_nuxt/')
   if (isAsset) {
-    const hit = assets.get(url.pathname)
+    const hit = assets.get(path)
     if (hit) return fromAsset(hit, encoding, request)
   }
 
   const { headers, proto } = edgeHeaders(request.headers, plainAddress(request.cf?.clientIp), TRUSTED)
-  if (proto === 'https') url.protocol = 'https:'
+  if (proto === 'https' && href.startsWith('http:')) href = `https:${href.slice(5)}`
   const init = { method, headers }
   if (method !== 'GET' && method !== 'HEAD') {
     if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return problem(413, 'PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
@@ -123,9 +126,9 @@ async function serve(request, env, ctx) {
     if (body.byteLength > MAX_BODY_BYTES) return problem(413, 'PAYLOAD_TOO_LARGE', `Body must be at most ${MAX_BODY_BYTES} bytes`)
     init.body = body
   }
-  const res = await fetchTracked(new Request(url.href, init), env, ctx)
+  const res = await fetchTracked(new Request(href, init), env, ctx)
 
-  if (isAsset && res.status === 200 && !res.headers.has('content-encoding')) return fromAsset(await cachedAsset(url.pathname, res), encoding, request)
+  if (isAsset && res.status === 200 && !res.headers.has('content-encoding')) return fromAsset(await cachedAsset(path, res), encoding, request)
   if (!encoding || !compressible(method, res)) return res
   const out = new Headers(res.headers)
   let body = res.body

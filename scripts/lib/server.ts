@@ -46,6 +46,8 @@ export interface ServerOptions {
    * client IP through them.
    */
   innerSockets?: boolean
+  /** workerd's DevTools inspector on this loopback port (profiling: bench/profile-verify.ts); default off. */
+  inspectorPort?: number
 }
 
 export interface RunningServer {
@@ -207,6 +209,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       resourcePersistencePath: join(persistTo, 'v3'),
       enableDevRegistry: false,
       logRequests: false,
+      ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
       handleStructuredLogs: ({ level, message }: { level: string, message: string }) => log(level, message),
       workers: [{
         ...base,

@@ -4,6 +4,7 @@
  * TRUST_PROXY_HEADER names a header, and no operator endpoint answers on it.
  */
 import { eq } from 'drizzle-orm'
+import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { events } from '../../db/schema'
 import { generateKey } from '../../server/lib/keys'
@@ -22,6 +23,21 @@ async function eventIps(w: TestWorker): Promise<string[]> {
     await new Promise(r => setTimeout(r, 25))
   }
   throw new Error('validation events did not arrive')
+}
+
+
+/**
+ * A sign-in through the public port from an https page of licenses.example.com: the CSRF check
+ * (server/middleware/csrf.ts) accepts it only if the worker sees the request's own URL as https.
+ */
+async function httpsSignInStatus(w: TestWorker, headers: Record<string, string>) {
+  const res = await request(`${w.url}/api/trpc/auth.login`, {
+    method: 'POST',
+    headers: { 'host': 'licenses.example.com', 'content-type': 'application/json', 'x-lm-client': 'web', 'origin': 'https://licenses.example.com', ...headers },
+    body: JSON.stringify({ json: { email: w.admin.email, password: w.admin.password } }),
+  })
+  await res.body.arrayBuffer()
+  return res.statusCode
 }
 
 describe('without TRUST_PROXY_HEADER (npm start\'s default)', () => {
@@ -49,6 +65,10 @@ describe('without TRUST_PROXY_HEADER (npm start\'s default)', () => {
     const res = await fetch(`${w.url}/api/v1/health`, { headers: { 'mf-cf-blob': JSON.stringify({ country: 'XX', clientIp: '203.0.113.9' }), 'mf-original-url': 'https://evil.example/' } })
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ ok: true })
+  })
+
+  it('a client-sent X-Forwarded-Proto: https is not believed: the worker sees http, so an https origin is cross-site', async () => {
+    expect(await httpsSignInStatus(w, { 'x-forwarded-proto': 'https' })).toBe(403)
   })
 
   it('no operator endpoint answers on the served port (no /__scheduled, no Miniflare platform proxy)', async () => {
@@ -84,6 +104,11 @@ describe('TRUST_PROXY_HEADER=X-Forwarded-For (behind the operator\'s own reverse
     }
     const ips = await eventIps(w)
     expect(new Set(ips)).toEqual(new Set(['192.0.2.10', '192.0.2.20']))
+  })
+
+  it('the trusted proxy\'s X-Forwarded-Proto: https is believed: the worker sees the https URL', async () => {
+    expect(await httpsSignInStatus(w, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.40' })).toBe(200)
+    expect(await httpsSignInStatus(w, { 'x-forwarded-proto': 'http', 'x-forwarded-for': '192.0.2.41' })).toBe(403)
   })
 
   it('a 100 kB body to a public route gets the worker\'s 413, not a broken connection', async () => {
