@@ -14,9 +14,11 @@ import { tmpdir } from 'node:os'
 import { createServer as createNetServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare'
+import type { D1Database } from '@cloudflare/workers-types'
 import { Pool } from 'undici'
 import { cronMatches } from './cron'
 import { LOCK_FILE, servingPid } from './local-d1'
+import { LEAN_D1_FLAGS, withLeanD1 } from './lean-d1'
 import { startFront, type Front } from './front'
 import { applyD1Migrations } from './migrations'
 
@@ -164,7 +166,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       logRequests: false,
       handleStructuredLogs: ({ level, message }: { level: string, message: string }) => onLog(level, message),
       workers: [{
-        ...base,
+        // env.DB: the lean local D1 on the same file as Miniflare's D1 (./lean-d1.ts), one RPC hop per call.
+        ...withLeanD1(base),
+        compatibilityFlags: [...(base.compatibilityFlags ?? []), ...LEAN_D1_FLAGS],
         name: 'license-manager',
         modulesRoot: dir,
         modules,
@@ -183,7 +187,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     useWorkerdLauncher()
     mf = new Miniflare(options(opts.bindings ?? {}))
     await mf.ready
-    await applyD1Migrations(await mf.getD1Database('DB'), join(root, 'db/migrations'))
+    await applyD1Migrations((await mf.getBindings<{ DB: D1Database }>()).DB, join(root, 'db/migrations'))
     markReady()
 
     const controlUrl = `http://127.0.0.1:${controlPort}`
