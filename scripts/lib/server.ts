@@ -168,7 +168,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       workers: [{
         // env.DB: the lean local D1 on the same file as Miniflare's D1 (./lean-d1.ts), one RPC hop per call.
         ...withLeanD1(base),
-        compatibilityFlags: [...(base.compatibilityFlags ?? []), ...LEAN_D1_FLAGS],
+        compatibilityFlags: [...((base.compatibilityFlags as string[] | undefined) ?? []), ...LEAN_D1_FLAGS],
         name: 'license-manager',
         modulesRoot: dir,
         modules,

@@ -28,7 +28,7 @@ afterAll(async () => {
 })
 
 /** Miniflare's own D1 binding on a state folder (what `wrangler d1 … --local` and the CLI open). */
-async function withMiniflareD1<T>(state: string, use: (d1: D1Database) => Promise<T>): Promise<T> {
+async function withMiniflareD1<T>(state: string, use: (d1: TestWorker['env']['DB']) => Promise<T>): Promise<T> {
   const mf = new Miniflare(convertV4MiniflareOptions({
     host: '127.0.0.1',
     port: 0,
@@ -36,7 +36,7 @@ async function withMiniflareD1<T>(state: string, use: (d1: D1Database) => Promis
     workers: [{ name: 'd1', modules: true, script: 'export default { fetch() { return new Response(null) } }', compatibilityDate: '2026-11-01', d1Databases: { DB: '00000000-0000-0000-0000-000000000000' } }],
   } as Parameters<typeof convertV4MiniflareOptions>[0]))
   try {
-    return await use(await mf.getD1Database('DB') as unknown as D1Database)
+    return await use(await mf.getD1Database('DB') as unknown as TestWorker['env']['DB'])
   }
   finally {
     await mf.dispose()
