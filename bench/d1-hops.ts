@@ -6,7 +6,11 @@
  *              locally: the d1-api wrapper → the `d1:db:entry` Worker → the D1 Durable Object,
  *              JSON over HTTP between the last two, zod-checked, in a storage transaction);
  *   /do        the same SELECT on the same kind of SQLite, by a Durable Object of this Worker's own
- *              over Workers RPC (`ctx.storage.sql`): the leanest local binding workerd allows.
+ *              over Workers RPC (`ctx.storage.sql`): the leanest local binding workerd allows;
+ *   /lean      the same SELECT through the lean local D1 binding the self-hosted server uses
+ *              (scripts/lib/lean-d1/: workerd's D1 API, one RPC hop to a Durable Object), on a
+ *              database of its own; with D1_JSRPC=1 the Worker has the d1_binding_jsrpc flag (the
+ *              binding's RPC protocol) instead of its HTTP protocol answered in the isolate.
  * Each is loaded with autocannon (32 connections) and called on one connection; the CPU is the
  * workerd process's.
  *   npx tsx bench/d1-hops.ts [seconds]
@@ -16,6 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare'
+import { LEAN_D1_PLUGIN } from '../scripts/lib/lean-d1'
 import { processTree, treeCpuMs } from './lib/proc'
 
 const seconds = Number(process.argv[2] ?? 8)
@@ -38,13 +43,18 @@ export default {
     const id = 'lic_' + Math.floor(Math.random() * ${ROWS})
     if (url.pathname === '/trivial') return new Response('{"ok":true}')
     if (url.pathname === '/d1') return Response.json(await env.DB.prepare('select id, label, owner_id from licenses where id = ?').bind(id).first())
-    if (url.pathname === '/do') return Response.json(await env.LEAN.get(env.LEAN.idFromName('db')).get(id))
+    if (url.pathname === '/lean') return Response.json(await env.LEAN.prepare('select id, label, owner_id from licenses where id = ?').bind(id).first())
+    if (url.pathname === '/do') return Response.json(await env.OWN.get(env.OWN.idFromName('db')).get(id))
     if (url.pathname === '/seed') {
       await env.DB.exec('create table if not exists licenses (id text primary key, label text, owner_id text)')
       for (let i = 0; i < ${ROWS}; i += 500) {
         await env.DB.batch(Array.from({ length: 500 }, (_, k) => env.DB.prepare('insert or ignore into licenses values (?, ?, ?)').bind('lic_' + (i + k), 'License ' + (i + k), 'usr_' + ((i + k) % 1000))))
       }
-      await env.LEAN.get(env.LEAN.idFromName('db')).seed(${ROWS})
+      await env.LEAN.exec('create table if not exists licenses (id text primary key, label text, owner_id text)')
+      for (let i = 0; i < ${ROWS}; i += 500) {
+        await env.LEAN.batch(Array.from({ length: 500 }, (_, k) => env.LEAN.prepare('insert or ignore into licenses values (?, ?, ?)').bind('lic_' + (i + k), 'License ' + (i + k), 'usr_' + ((i + k) % 1000))))
+      }
+      await env.OWN.get(env.OWN.idFromName('db')).seed(${ROWS})
       return new Response('seeded')
     }
     return new Response('not found', { status: 404 })
@@ -61,8 +71,10 @@ const mf = new Miniflare(convertV4MiniflareOptions({
     modulesRoot: state,
     modules: [{ type: 'ESModule', path: join(state, 'index.mjs'), contents: script }],
     compatibilityDate: '2026-11-01',
+    compatibilityFlags: process.env.D1_JSRPC === '1' ? ['d1_binding_jsrpc'] : [],
     d1Databases: { DB: 'hops' },
-    durableObjects: { LEAN: { className: 'Lean', useSQLite: true } },
+    unsafeBindings: [{ name: 'LEAN', ...LEAN_D1_PLUGIN, options: { id: 'hops-lean' } }],
+    durableObjects: { OWN: { className: 'Lean', useSQLite: true } },
   }],
 } as Parameters<typeof convertV4MiniflareOptions>[0]))
 try {
@@ -72,7 +84,7 @@ try {
   // This process's workerd child (Miniflare starts it).
   const workerd = processTree(process.pid).find(p => p.comm.includes('workerd'))!.pid
   const rows: string[] = []
-  for (const path of ['/trivial', '/d1', '/do']) {
+  for (const path of ['/trivial', '/d1', '/lean', '/do']) {
     const one = async () => {
       const t = performance.now()
       const r = await fetch(url + path)

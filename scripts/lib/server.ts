@@ -15,9 +15,11 @@ import { tmpdir } from 'node:os'
 import { createServer as createNetServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { CoreHeaders, Miniflare, convertV4MiniflareOptions } from 'miniflare'
+import type { D1Database } from '@cloudflare/workers-types'
 import { Pool } from 'undici'
 import { cronMatches } from './cron'
 import { LOCK_FILE, servingPid } from './local-d1'
+import { LEAN_D1_FLAGS, withLeanD1 } from './lean-d1'
 import { applyD1Migrations } from './migrations'
 
 export interface ServerOptions {
@@ -212,7 +214,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
       handleStructuredLogs: ({ level, message }: { level: string, message: string }) => log(level, message),
       workers: [{
-        ...base,
+        // env.DB: the lean local D1 on the same file as Miniflare's D1 (./lean-d1.ts), one RPC hop per call.
+        ...withLeanD1(base),
+        compatibilityFlags: [...((base.compatibilityFlags as string[] | undefined) ?? []), ...LEAN_D1_FLAGS],
         name: WORKER_NAME,
         modulesRoot: dir,
         modules,
@@ -250,7 +254,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await res.arrayBuffer()
       if (!res.ok) throw new Error(`control ${path}: ${res.status}`)
     }
-    await applyD1Migrations(await mf.getD1Database('DB'), join(root, 'db/migrations'))
+    await applyD1Migrations((await mf.getBindings<{ DB: D1Database }>()).DB, join(root, 'db/migrations'))
     // Requests that arrived meanwhile were held by the entry; they run now.
     await control('/ready')
     const scheduled = (cron: string) => control(`/scheduled?cron=${encodeURIComponent(cron)}`)
