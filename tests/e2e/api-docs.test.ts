@@ -41,6 +41,8 @@ async function rendersEveryOperation(page: Page) {
   await ref.waitFor()
   for (const op of operations) {
     const section = ref.locator(`section[id="${op.id}"]`)
+    // After a client-side navigation the operations render once their component's chunk is in.
+    await section.waitFor({ state: 'attached' })
     await expect(section.count(), op.id).resolves.toBe(1)
     await expect(section.getByTestId('api-op-path').textContent()).resolves.toBe(op.path)
     await expect(section.locator('h3').textContent().then(t => t?.trim())).resolves.toBe(op.summary)
@@ -81,9 +83,22 @@ describe('API reference at /docs/api (headless Chromium, built worker)', () => {
     const context = await newContext({ colorScheme: 'light' })
     const page = await openPage(context)
     await page.goto(`${w.url}/`)
+    await hydrated(page)
+    // Every frame painted until the operations are there: the reference never shows without them.
+    await page.evaluate(() => {
+      const w = window as { __emptyFrames?: number }
+      w.__emptyFrames = 0
+      const check = () => {
+        const ref = document.querySelector('[data-testid=api-reference]')
+        if (ref && !ref.querySelector('section[data-operation]')) w.__emptyFrames!++
+        if (!ref?.querySelector('section[data-operation]')) requestAnimationFrame(check)
+      }
+      requestAnimationFrame(check)
+    })
     await page.getByTestId('nav-main').getByRole('link', { name: 'API reference' }).click()
     await page.waitForURL(/\/docs\/api$/)
     await rendersEveryOperation(page)
+    await expect(page.evaluate(() => (window as { __emptyFrames?: number }).__emptyFrames)).resolves.toBe(0)
     await page.getByRole('heading', { name: 'License Manager API' }).waitFor()
     await expect(page.evaluate(() => document.documentElement.classList.contains('dark'))).resolves.toBe(false)
     // The raw document is linked, with this installation's URL.

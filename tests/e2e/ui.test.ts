@@ -70,6 +70,25 @@ describe('every page (headless Chromium, fresh context per load)', () => {
   })
 })
 
+describe('the licenses table at 1,440 px', () => {
+  it('fits with no sideways scroller of its own and cuts no cell (long names and addresses wrap)', async () => {
+    const page = await adminPage(1440)
+    await openHydrated(page, '/licenses')
+    await page.getByTestId('licenses-table').locator('tbody tr').first().waitFor()
+    const scrollers = await page.evaluate(() => [...document.querySelectorAll('[data-testid=licenses-table] *, [data-testid=licenses-table]')].filter((e) => {
+      const s = getComputedStyle(e)
+      return (s.overflowX === 'auto' || s.overflowX === 'scroll') && e.scrollWidth > e.clientWidth
+    }).map(e => `${e.tagName} ${e.scrollWidth} > ${e.clientWidth}`))
+    expect(scrollers).toEqual([])
+    const cut = await page.evaluate(() => [...document.querySelectorAll('[data-testid=licenses-table] td *')].filter((e) => {
+      const s = getComputedStyle(e)
+      return s.textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth
+    }).map(e => e.textContent))
+    expect(cut).toEqual([])
+    await page.context().close()
+  })
+})
+
 describe('one-time secrets', () => {
   /** Esc and a click outside leave the dialog open; focus is on Copy; Copy says "Copied"; Done closes. */
   async function checkDialog(page: Page, testid: string, valueTestid: string, doneTestid: string) {

@@ -107,6 +107,46 @@ describe('webhooks end to end (headless Chromium, built worker, real receiver)',
     expect(JSON.stringify(mine)).not.toContain(HOOK_TOKEN)
   })
 
+  it('a refusal keeps the dialog open with the server\'s reason, and nothing is created or saved (AppFormModal)', async () => {
+    const owner = new Caller(w.url)
+    await owner.login(seller.email, seller.password)
+    const before = await owner.trpc.webhooks.list.query({})
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const p = await context.newPage()
+    await signIn(p, w.url, seller.email, seller.password)
+    await p.goto(`${w.url}/webhooks`)
+    await p.locator('[data-testid=add-webhook]:not([disabled])').click()
+    const form = p.getByTestId('create-webhook-form')
+    await form.waitFor()
+    // The form accepts it (an http(s) URL); the server refuses a private address (server/lib/webhook-url.ts),
+    // from the URL alone: nothing is looked up or sent. A refusal tied to a field shows under that field.
+    await p.getByTestId('webhook-url').fill('https://10.1.2.3/hooks')
+    await p.getByTestId('create-webhook-submit').click()
+    await form.getByText('This address is private, loopback, reserved or internal').waitFor()
+    await expect(form.isVisible()).resolves.toBe(true)
+    await expect(p.getByTestId('created-secret').count()).resolves.toBe(0)
+    expect((await owner.trpc.webhooks.list.query({})).map(e => e.id)).toEqual(before.map(e => e.id))
+    await p.keyboard.press('Escape')
+    await expect.poll(() => form.count()).toBe(0)
+
+    // A refusal tied to no field (the endpoint was deleted meanwhile) is the dialog's error alert.
+    const { webhook } = await owner.trpc.webhooks.create.mutate({ url: `${receiver.url}/gone`, description: 'Deleted meanwhile' })
+    await p.goto(`${w.url}/webhooks/${webhook.id}`)
+    await p.locator('[data-testid=webhook-edit]:not([disabled])').click()
+    const edit = p.getByTestId('edit-webhook-form')
+    await edit.waitFor()
+    await owner.trpc.webhooks.delete.mutate({ id: webhook.id })
+    await p.getByTestId('edit-webhook-url').fill(`${receiver.url}/gone-again`)
+    await p.getByTestId('edit-webhook-submit').click()
+    const alert = p.getByTestId('edit-webhook-form-error')
+    await alert.waitFor()
+    await expect(alert.textContent()).resolves.toContain('Could not save endpoint')
+    await expect(alert.textContent()).resolves.toMatch(/not found/i)
+    await expect(edit.isVisible()).resolves.toBe(true)
+    expect((await owner.trpc.webhooks.list.query({})).map(e => e.id)).toEqual(before.map(e => e.id))
+    await context.close()
+  })
+
   it('an endpoint whose receiver answers 500 shows "retrying" with a countdown, then "failing"; Replay stays on screen at 1440 and 390 px', async () => {
     receiver.answers.set('/broken', { status: 500, body: 'internal error' })
     const owner = new Caller(w.url)
