@@ -101,7 +101,11 @@ function fromAsset(entry, encoding, request) {
 }
 
 async function serve(request, env, ctx) {
-  if (!ready) while (!ready) await new Promise(resolve => setTimeout(resolve, 10))
+  // Until the migrations are applied (a start, or a reload of the worker): wait, at most 30 s.
+  for (let waited = 0; !ready; waited += 10) {
+    if (waited >= 30_000) return problem(503, 'UNAVAILABLE', 'The server is starting: try again in a moment', { 'retry-after': '5' })
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
   if (draining) return problem(503, 'UNAVAILABLE', 'The server is restarting: try again in a moment', { 'retry-after': '1', 'connection': 'close' })
 
   const method = request.method

@@ -296,7 +296,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       alive: () => control('/ping').then(() => true, () => false),
       crons,
       scheduled,
-      reconfigure: async bindings => runningMf.setOptions(options(bindings)),
+      reconfigure: async (bindings) => {
+        await runningMf.setOptions(options(bindings))
+        // A fresh isolate holds requests until told the database is ready (it is: same state).
+        await control('/ready')
+      },
       close: () => (closing ??= (async () => {
         if (timer) clearInterval(timer)
         // New requests get a 503 from here on; in-flight ones and their waitUntil work (batched
