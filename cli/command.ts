@@ -20,7 +20,7 @@ export interface Command {
   /** Names of its positional arguments, e.g. ['KEY']: exactly these are required. */
   positionals?: string[]
   /**
-   * Checks the arguments — before wrangler starts, so bad arguments answer fast — and returns the
+   * Checks the arguments — before the database is opened, so bad arguments answer fast — and returns the
    * work to do on the database. Throws UsageError for bad arguments.
    */
   prepare: (args: Parsed) => (ctx: ServiceContext) => Promise<CommandResult>

@@ -17,7 +17,7 @@ import { userCommands } from './commands/users'
 import { webhookCommands } from './commands/webhooks'
 import { openPlatform } from './platform'
 
-// Libraries (wrangler) log with console.log: keep stdout for the command's output alone.
+// Libraries (wrangler with --remote) log with console.log: keep stdout for the command's output alone.
 console.log = (...args: unknown[]) => console.error(...args)
 console.info = console.log
 
