@@ -371,3 +371,25 @@ describe('lm token (local D1 shared with a running server)', { timeout: 240_000 
     }
   })
 })
+
+// The local CLI opens the D1 itself (cli/platform.ts, Miniflare without the app), the server through
+// the lean D1 (scripts/lib/lean-d1.ts): both must land on the one SQLite file of the state folder.
+describe('lm and a running server: one database file', { timeout: 240_000 }, () => {
+  it('a license the server creates (management API) and a device it activates are what lm list and show read', async () => {
+    const { token } = await lmJson('token', 'create', '--owner', OWNER, '--name', 'Same file')
+    const post = (path: string, body: unknown, auth?: string) => fetch(`${baseUrl}/api/v1${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify(body),
+    })
+    const made = await post('/licenses', { label: 'made by the server', externalId: 'same-file-1', maxDevices: 2 }, token)
+    expect(made.status).toBe(201)
+    const { license, key } = await made.json() as { license: { id: string }, key: string }
+    const activated = await post('/licenses/activate', { key, fingerprint: 'same-file-pc' })
+    expect(activated.status).toBe(200)
+    const [listed, shown] = await Promise.all([lmJson('license', 'list', '--external-id', 'same-file-1'), lmJson('license', 'show', key)])
+    expect(listed.licenses.map((l: { id: string }) => l.id)).toEqual([license.id])
+    expect(shown).toMatchObject({ id: license.id, label: 'made by the server', externalId: 'same-file-1', devicesUsed: 1, maxDevices: 2 })
+    expect(shown.devices.map((d: { fingerprint: string }) => d.fingerprint)).toEqual(['same-file-pc'])
+    // Exactly one D1 file in the state folder: the CLI opened the server's, it made no other.
+    expect(readdirSync(join(state, 'v3/d1/miniflare-D1DatabaseObject')).filter(f => f.endsWith('.sqlite') && f !== 'metadata.sqlite')).toHaveLength(1)
+  })
+})
