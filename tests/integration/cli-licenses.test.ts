@@ -109,7 +109,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-// Each CLI call costs ~5 s of CPU (tsx + wrangler's platform proxy): on a busy two-core machine a
+// Each CLI call costs ~5 s of CPU (npx, tsx loading the service code, Miniflare): on a busy two-core machine a
 // test of ten calls can pass the project's 60 s default.
 describe('lm license (local D1 shared with a running server)', { timeout: 240_000 }, () => {
   it('create → verify VALID; suspend, reinstate, renew, show, list, delete are seen by the server at once', async () => {
