@@ -30,9 +30,3 @@ export function withLeanD1<T extends { d1Databases?: Record<string, D1Option> | 
   })
   return { ...rest, unsafeBindings: [...(rest.unsafeBindings ?? []), ...lean] }
 }
-
-/**
- * The app Worker's extra compatibility flag: its D1 API then calls the binding over RPC (`query()`)
- * rather than its HTTP protocol, which the lean binding answers in the isolate (JSON both ways).
- */
-export const LEAN_D1_FLAGS = ['d1_binding_jsrpc'] as const

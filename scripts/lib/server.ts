@@ -19,7 +19,7 @@ import type { D1Database } from '@cloudflare/workers-types'
 import { Pool } from 'undici'
 import { cronMatches } from './cron'
 import { LOCK_FILE, servingPid } from './local-d1'
-import { LEAN_D1_FLAGS, withLeanD1 } from './lean-d1'
+import { withLeanD1 } from './lean-d1'
 import { applyD1Migrations } from './migrations'
 
 export interface ServerOptions {
@@ -216,7 +216,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       workers: [{
         // env.DB: the lean local D1 on the same file as Miniflare's D1 (./lean-d1.ts), one RPC hop per call.
         ...withLeanD1(base),
-        compatibilityFlags: [...((base.compatibilityFlags as string[] | undefined) ?? []), ...LEAN_D1_FLAGS],
         name: WORKER_NAME,
         modulesRoot: dir,
         modules,

@@ -85,6 +85,60 @@ describe('env.DB of the self-hosted server', () => {
   })
 })
 
+describe('the binding side by side with Miniflare\'s D1', () => {
+  /** The same calls on a D1 binding; what each answers, without timings and connection-wide counters. */
+  async function script(d1: TestWorker['env']['DB'], table: string) {
+    const out: unknown[] = []
+    const keep = (r: { success?: boolean, results?: unknown, meta?: Record<string, unknown> }) => ({ success: r.success, results: r.results, changes: r.meta?.changes, changed_db: r.meta?.changed_db, rows_read: r.meta?.rows_read, rows_written: r.meta?.rows_written })
+    const error = async (call: () => Promise<unknown>) => {
+      try {
+        await call()
+        return 'no error'
+      }
+      catch (e) {
+        return `${(e as Error).message} | cause: ${((e as Error).cause as Error | undefined)?.message}`
+      }
+    }
+    out.push(await d1.exec(`create table ${table} (id integer primary key, v text unique, flag integer)\ninsert into ${table} (v, flag) values ('x', 0)`).then(r => r.count))
+    out.push(keep(await d1.prepare(`insert into ${table} (v, flag) values (?, ?)`).bind('t', true).run()))
+    out.push(keep(await d1.prepare(`insert into ${table} (v, flag) values (?, ?)`).bind('f', false).run()))
+    out.push(await error(() => d1.prepare(`insert into ${table} (v) values (?)`).bind(undefined as never).run()))
+    out.push(await error(() => d1.prepare(`insert into ${table} (v) values (?)`).bind({} as never).run()))
+    // A refused statement, then the counts of the next one are still its own.
+    out.push(await error(() => d1.prepare(`insert into ${table} (v) values (?)`).bind('x').run()))
+    out.push(keep(await d1.prepare(`update ${table} set flag = flag + 1 where v in (?, ?)`).bind('t', 'f').run()))
+    out.push(keep(await d1.prepare(`select v, flag from ${table} order by id`).all()))
+    out.push(await d1.prepare(`select v, flag from ${table} order by id`).raw())
+    out.push(await d1.prepare(`select v, flag from ${table} order by id`).raw({ columnNames: true }))
+    out.push(await d1.prepare(`select v from ${table} where v = ?`).bind('t').first('v'))
+    out.push(await error(() => d1.prepare(`select v from ${table}`).first('nope')))
+    out.push(await d1.withSession().prepare(`select count(*) as n from ${table}`).first())
+    out.push((await d1.batch([d1.prepare(`delete from ${table} where v = ?`).bind('x'), d1.prepare(`select count(*) as n from ${table}`)])).map(keep))
+    out.push(await error(() => d1.batch([d1.prepare(`delete from ${table}`), d1.prepare(`insert into ${table} (id) values (1), (1)`)])))
+    out.push(await d1.prepare(`select count(*) as n from ${table}`).first('n'))
+    out.push(await error(() => d1.exec(`insert into ${table} (v) values ('ok')\ninsert into nowhere values (1)`)))
+    return out
+  }
+
+  it('answers every call as Miniflare\'s D1 does: values, meta counts, errors and their causes', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'lm-lean-d1-vs-'))
+    try {
+      const lean = await script(db(), 'lean_vs')
+      const miniflare = await withMiniflareD1(state, d1 => script(d1, 'lean_vs'))
+      expect(lean).toEqual(miniflare)
+      // What the script is about, so that both sides failing alike would not pass unseen.
+      expect(lean[0]).toBe(2)
+      expect(lean[3]).toMatch(/^D1_TYPE_ERROR: Type 'undefined' not supported/)
+      expect(lean[5]).toMatch(/^D1_ERROR: UNIQUE constraint failed/)
+      expect(lean[6]).toMatchObject({ changes: 2, changed_db: true })
+      expect(lean[8]).toEqual([['x', 0], ['t', 2], ['f', 1]])
+    }
+    finally {
+      rmSync(state, { recursive: true, force: true })
+    }
+  }, 120_000)
+})
+
 describe('the same file as Miniflare\'s D1', () => {
   it('what the server wrote, Miniflare\'s D1 reads after it stops, and the other way round; one database file', async () => {
     const state = mkdtempSync(join(tmpdir(), 'lm-lean-d1-file-'))

@@ -26,22 +26,27 @@ function toRows(rows) {
 
 export class LeanD1 extends DurableObject {
   #sql = this.ctx.storage.sql
+  /**
+   * The connection's counters and the file's size after the last statement that completed: the next
+   * statement's "before" (total_changes() and last_insert_rowid() belong to this object's connection,
+   * which nothing else uses, and a rollback resets neither). Re-read after a failure.
+   */
+  #last = null
 
   #counters() {
-    return this.#sql.exec('SELECT total_changes() AS c, last_insert_rowid() AS r').one()
+    const { c, r } = this.#sql.exec('SELECT total_changes() AS c, last_insert_rowid() AS r').one()
+    return { c, r, size: this.#sql.databaseSize }
   }
 
   #run(query) {
     const sql = this.#sql
-    const beforeSize = sql.databaseSize
-    const before = this.#counters()
+    const before = this.#last ?? this.#counters()
     const t0 = performance.now()
     const cursor = sql.exec(query.sql, ...toParams(query.params))
     const columns = cursor.columnNames
     const rows = toRows(cursor.raw().toArray())
     const duration = performance.now() - t0
-    const afterSize = sql.databaseSize
-    const after = this.#counters()
+    const after = this.#last = this.#counters()
     const changes = after.c - before.c
     return {
       columns,
@@ -54,8 +59,8 @@ export class LeanD1 extends DurableObject {
         duration,
         changes,
         last_row_id: after.r,
-        changed_db: changes !== 0 || after.r !== before.r || afterSize !== beforeSize,
-        size_after: afterSize,
+        changed_db: changes !== 0 || after.r !== before.r || after.size !== before.size,
+        size_after: after.size,
         rows_read: cursor.rowsRead,
         rows_written: cursor.rowsWritten,
       },
@@ -66,7 +71,13 @@ export class LeanD1 extends DurableObject {
   query(queries) {
     const nonEmpty = queries.filter(q => !isEmpty(q.sql))
     if (nonEmpty.length === 0) throw new Error('No SQL statements detected.')
-    return this.ctx.storage.transactionSync(() => nonEmpty.map(q => this.#run(q)))
+    try {
+      return this.ctx.storage.transactionSync(() => nonEmpty.map(q => this.#run(q)))
+    }
+    catch (error) {
+      this.#last = null
+      throw error
+    }
   }
 }
 
