@@ -1,8 +1,9 @@
 /**
  * The lean local D1 (docs/performance.md, "The local D1, per hop"; the code is in ./lean-d1/): the
- * self-hosted server's `env.DB` is workerd's own D1 API backed by one Workers RPC call to a Durable
- * Object of ours that owns the same SQLite file Miniflare's D1 binding would use, instead of that
- * binding's chain (an entry Worker, then JSON over HTTP to Miniflare's D1 object, zod-checked).
+ * self-hosted server's `env.DB` is D1's API (its rules restated from workerd's own D1 binding module,
+ * without that module's tracing spans) backed by one Workers RPC call to a Durable Object of ours that
+ * owns the same SQLite file Miniflare's D1 binding would use, instead of that binding's chain (an
+ * entry Worker, then JSON over HTTP to Miniflare's D1 object, zod-checked).
  * Loaded into Miniflare as an external plugin of an `unsafeBindings` entry.
  */
 import { join } from 'node:path'

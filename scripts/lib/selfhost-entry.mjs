@@ -106,7 +106,7 @@ async function serve(request, env, ctx) {
     if (waited >= 30_000) return problem(503, 'UNAVAILABLE', 'The server is starting: try again in a moment', { 'retry-after': '5' })
     await new Promise(resolve => setTimeout(resolve, 10))
   }
-  if (draining) return problem(503, 'UNAVAILABLE', 'The server is restarting: try again in a moment', { 'retry-after': '1', 'connection': 'close' })
+  if (draining) return problem(503, 'UNAVAILABLE', 'The server is restarting: try again in a moment', { 'retry-after': '1' })
 
   const method = request.method
   // workerd's request.url is absolute and normalised: the path starts at the first '/' after the host.

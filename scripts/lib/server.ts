@@ -68,6 +68,8 @@ export interface RunningServer {
   /** Swap secrets/vars (a reload of the worker, same state and ports). */
   reconfigure: (bindings: Record<string, string>) => Promise<void>
   /** Stop accepting, let in-flight requests and their waitUntil work finish, stop workerd. */
+  /** Stop taking requests (503 with Retry-After from now on, as `close` does first); `close` is still needed. */
+  drain: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -300,6 +302,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         // A fresh isolate holds requests until told the database is ready (it is: same state).
         await control('/ready')
       },
+      drain: () => control('/drain'),
       close: () => (closing ??= (async () => {
         if (timer) clearInterval(timer)
         // New requests get a 503 from here on; in-flight ones and their waitUntil work (batched

@@ -135,6 +135,25 @@ describe('TRUST_PROXY_HEADER=X-Forwarded-For (behind the operator\'s own reverse
   })
 })
 
+describe('a graceful stop', () => {
+  it('once the server drains, a new request is answered 503 with Retry-After; close() then finishes', async () => {
+    const w = await startWorker()
+    try {
+      const before = await fetch(`${w.url}/api/v1/health`)
+      expect(before.status).toBe(200)
+      await before.arrayBuffer()
+      await w.drain()
+      const res = await request(`${w.url}/api/v1/health`)
+      expect(res.statusCode).toBe(503)
+      expect(res.headers['retry-after']).toBe('1')
+      expect(await res.body.json()).toEqual({ error: { code: 'UNAVAILABLE', message: 'The server is restarting: try again in a moment' } })
+    }
+    finally {
+      await w.close()
+    }
+  }, 120_000)
+})
+
 describe('the edge rules of the public port (scripts/lib/selfhost-edge.mjs)', () => {
   const res = (headers: Record<string, string>, status = 200) => new Response(status === 304 ? null : 'x', { status, headers })
   it('compresses only text worth it, for clients that accept it', () => {

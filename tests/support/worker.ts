@@ -36,6 +36,8 @@ export interface TestWorker {
   reconfigure: (changes: { secrets?: Record<string, string>, vars?: Record<string, string> }) => Promise<void>
   /** The worker's console output so far. */
   logs: () => string[]
+  /** Stop taking requests as a graceful stop does first (scripts/lib/server.ts `drain`); close() still needed. */
+  drain: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -86,6 +88,7 @@ export async function startWorker(opts: { vars?: Record<string, string>, secrets
       handle.env = env = await server.miniflare.getBindings<AppEnv>()
     },
     logs: () => [...captured],
+    drain: () => server.drain(),
     close: async () => {
       await server.close()
       if (!opts.persistTo) rmSync(persistTo, { recursive: true, force: true })

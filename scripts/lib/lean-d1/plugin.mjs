@@ -1,6 +1,6 @@
 // The lean local D1 as a Miniflare plugin (docs/performance.md, "The local D1, per hop"): a worker
 // binding of type `unsafe:lean-d1` (scripts/lib/lean-d1.ts makes it from wrangler.toml's D1 binding)
-// becomes `env.DB`, workerd's D1 API over one RPC hop to a Durable Object of ours (binding.mjs,
+// becomes `env.DB`, D1's API over one RPC hop to a Durable Object of ours (binding.mjs,
 // object.mjs), instead of Miniflare's D1 binding. The object keeps its SQLite files where Miniflare's D1
 // keeps them (<persist>/d1, unique key `miniflare-D1DatabaseObject`, named by the database id), so the
 // database is the same file; Miniflare's D1 is then not configured at all (one owner per file).
