@@ -120,8 +120,9 @@ async function openRemote(secretsFile: string | undefined) {
       configPath,
       persist: false,
       remoteBindings: true,
-      // The project's .dev.vars (the config copy lives elsewhere), or the given file only.
-      envFiles: [secretsFile ?? join(ROOT, '.dev.vars')],
+      // The given file only, never the local .dev.vars: local secrets would compute wrong digests for
+      // the deployed licenses (docs/cli.md). The config copy's folder holds no .dev.vars either.
+      envFiles: secretsFile ? [secretsFile] : [],
     })
     return {
       env: proxy.env,
