@@ -236,7 +236,13 @@ describe('sorting the licenses list on the server (headless Chromium)', () => {
     // 55 licenses created in a shuffled order, so creation order is not label order.
     const labels = Array.from({ length: 55 }, (_, i) => `Sort ${String(i).padStart(2, '0')}`)
     const shuffled = labels.map((l, i) => [l, (i * 37) % 55] as const).sort((a, b) => a[1] - b[1]).map(([l]) => l)
-    for (const label of shuffled) await createLicense(ctx, seller.user.id, createLicenseSchema.parse({ label }))
+    for (const label of shuffled) {
+      // Each in a later millisecond than the one before: "newest first" is by creation time, and two
+      // licenses of one millisecond are a tie in any order.
+      const created = Date.now()
+      await createLicense(ctx, seller.user.id, createLicenseSchema.parse({ label }))
+      while (Date.now() === created) await new Promise(resolve => setImmediate(resolve))
+    }
     const p = await newPage()
     await signIn(p, seller.user.email, 'sorter-password-42')
     await p.goto(`${w.url}/licenses`)
@@ -246,21 +252,21 @@ describe('sorting the licenses list on the server (headless Chromium)', () => {
 
     await p.getByTestId('licenses-table').getByRole('button', { name: /^Sort by License/ }).click()
     await p.waitForURL(/sort=label&dir=asc/)
-    await expect.poll(async () => (await shown())[0]).toBe('Sort 00')
+    await expect.poll(async () => (await shown())[0], { timeout: 10_000 }).toBe('Sort 00')
     expect(await shown()).toEqual(labels.slice(0, 50))
     await p.getByTestId('licenses-load-more').click()
-    await expect.poll(async () => (await shown()).length).toBe(55)
+    await expect.poll(async () => (await shown()).length, { timeout: 10_000 }).toBe(55)
     expect(await shown()).toEqual(labels)
     await p.getByTestId('licenses-load-more').waitFor({ state: 'detached' })
 
     await p.getByTestId('licenses-table').getByRole('button', { name: /^Sort by License/ }).click()
     await p.waitForURL(/sort=label&dir=desc/)
-    await expect.poll(async () => (await shown())[0]).toBe('Sort 54')
+    await expect.poll(async () => (await shown())[0], { timeout: 10_000 }).toBe('Sort 54')
     await p.reload()
     await p.getByTestId('licenses-load-more').waitFor()
     expect(await shown()).toEqual([...labels].reverse().slice(0, 50))
     await p.getByTestId('licenses-load-more').click()
-    await expect.poll(async () => (await shown()).length).toBe(55)
+    await expect.poll(async () => (await shown()).length, { timeout: 10_000 }).toBe(55)
     expect(await shown()).toEqual([...labels].reverse())
     // Only what the server sorts is offered: no sort button on Product or Devices.
     expect(await p.getByTestId('licenses-table').getByRole('button', { name: /^Sort by (Product|Devices)/ }).count()).toBe(0)
