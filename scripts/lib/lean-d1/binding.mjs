@@ -26,10 +26,12 @@ function toParam(r) {
 export default function makeBinding(env) {
   const ns = env.NAMESPACE
   let id
+  /** The Durable Object that owns the file (a stub per call: a stub belongs to the request that made it). */
+  const object = () => ns.get(id ??= ns.idFromName(env.NAME))
   /** One call: the statements' results ({ columns, rows, meta } each), or D1's error with SQLite's message. */
   async function run(queries) {
     try {
-      return await ns.get(id ??= ns.idFromName(env.NAME)).query(queries)
+      return await object().query(queries)
     }
     catch (e) {
       throw new Error(`D1_ERROR: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
@@ -91,7 +93,7 @@ export default function makeBinding(env) {
       const lines = query.trim().split('\n')
       let results
       try {
-        results = await ns.get(id ??= ns.idFromName(env.NAME)).query(lines.map(sql => ({ sql })))
+        results = await object().query(lines.map(sql => ({ sql })))
       }
       catch (e) {
         const legacy = `Error in line 1: ${lines[0]}: ${e instanceof Error ? e.message : String(e)}`
@@ -104,7 +106,7 @@ export default function makeBinding(env) {
     withSession: () => session,
     /** The lower-level call: rows and columns as the D1 service answers them. */
     async query(request) {
-      const results = await ns.get(id ??= ns.idFromName(env.NAME)).query(request.queries)
+      const results = await object().query(request.queries)
       return { results: results.map(r => ({ meta: r.meta, data: { kind: 'raw', columns: r.columns, rows: r.rows } })) }
     },
     async dump() {
