@@ -27,25 +27,27 @@ function toRows(rows) {
 export class LeanD1 extends DurableObject {
   #sql = this.ctx.storage.sql
   /**
-   * The connection's counters and the file's size after the last statement that completed: the next
-   * statement's "before" (total_changes() and last_insert_rowid() belong to this object's connection,
-   * which nothing else uses, and a rollback resets neither). Re-read after a failure.
+   * The connection's counters after the last statement that completed: the next statement's "before"
+   * (total_changes() and last_insert_rowid() belong to this object's connection, which nothing else
+   * uses, and a rollback resets neither). Re-read after a failure. The file's size is read around
+   * every statement: another process (the CLI, `wrangler d1 --local`) may have written in between.
    */
   #last = null
 
   #counters() {
-    const { c, r } = this.#sql.exec('SELECT total_changes() AS c, last_insert_rowid() AS r').one()
-    return { c, r, size: this.#sql.databaseSize }
+    return this.#sql.exec('SELECT total_changes() AS c, last_insert_rowid() AS r').one()
   }
 
   #run(query) {
     const sql = this.#sql
+    const beforeSize = sql.databaseSize
     const before = this.#last ?? this.#counters()
     const t0 = performance.now()
     const cursor = sql.exec(query.sql, ...toParams(query.params))
     const columns = cursor.columnNames
     const rows = toRows(cursor.raw().toArray())
     const duration = performance.now() - t0
+    const afterSize = sql.databaseSize
     const after = this.#last = this.#counters()
     const changes = after.c - before.c
     return {
@@ -59,8 +61,8 @@ export class LeanD1 extends DurableObject {
         duration,
         changes,
         last_row_id: after.r,
-        changed_db: changes !== 0 || after.r !== before.r || after.size !== before.size,
-        size_after: after.size,
+        changed_db: changes !== 0 || after.r !== before.r || afterSize !== beforeSize,
+        size_after: afterSize,
         rows_read: cursor.rowsRead,
         rows_written: cursor.rowsWritten,
       },
